@@ -1,0 +1,45 @@
+# memlab: `make demo` (the main job) and `make test` (the whole suite) each do all their set-up.
+# GPU users pick another PyTorch build, e.g.:
+#   make demo TORCH=torch==2.13.0 TORCH_INDEX=https://download.pytorch.org/whl/cu128
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+TORCH       ?= torch==2.13.0
+TORCH_INDEX ?=
+SHARED_DATA := $(abspath ../shared/data)
+# tests read the shared copy of the corpora when it exists (no network needed), else data/
+TEST_DATA   ?= $(if $(wildcard $(SHARED_DATA)/wikitext-2),$(SHARED_DATA),$(CURDIR)/data)
+WORKERS     ?= 2
+
+.PHONY: demo test setup data bench-lm clean
+
+demo: setup data
+	$(BIN)/memlab demo
+
+test: setup
+	MEMLAB_DATA_DIR=$(TEST_DATA) $(BIN)/python -m pytest -n $(WORKERS) --durations=10
+
+setup: $(VENV)/.installed
+
+# torch first, so that memlab's `torch>=2.4` is already satisfied and nothing large is downloaded
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+# seed the corpus cache from ../shared/data when it exists; memlab downloads whatever is still missing
+data:
+	mkdir -p data
+	@if [ -d $(SHARED_DATA) ]; then \
+	  for d in wikitext-2 tinyshakespeare; do \
+	    mkdir -p data/$$d; \
+	    for f in $(SHARED_DATA)/$$d/*.txt; do [ -e data/$$d/$$(basename $$f) ] || cp $$f data/$$d/; done; \
+	  done; echo "seeded data/ from $(SHARED_DATA)"; fi
+
+bench-lm: setup data
+	$(BIN)/memlab bench lm --minutes 10
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,0 +1,11 @@
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+_shared = ROOT.parent/'shared'/'data'
+if 'MEMLAB_DATA_DIR' not in os.environ and (_shared/'wikitext-2').is_dir():
+    os.environ['MEMLAB_DATA_DIR'] = str(_shared)
+
+if os.environ.get('PYTEST_XDIST_WORKER'):  # one torch thread per worker: workers x threads = cores
+    import torch
+    torch.set_num_threads(1)
