@@ -17,7 +17,7 @@ import torch
 # %% auto #0
 __all__ = ['DEVICE_CHOICES', 'REGISTRY', 'MemlabError', 'ConfigError', 'DataError', 'bad_choice', 'Settings', 'load_settings',
            'pick_device', 'autocast_dtype', 'seed_everything', 'register', 'names', 'lookup', 'atomic_path',
-           'atomic_write_text']
+           'atomic_write_text', 'listening', 'emit', 'listen']
 
 # %% ../nbs/00_core.ipynb #f157226e
 class MemlabError(Exception):
@@ -167,3 +167,21 @@ def atomic_path(path: str | Path):
 def atomic_write_text(path: str | Path, text: str):
     "Write `text` to `path` atomically."
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
+
+# %% ../nbs/00_core.ipynb #13d191a5
+_LISTENERS: list[Callable] = []
+
+def listening() -> bool:
+    "Whether anyone listens to `emit` (guard event-only work with it)."
+    return bool(_LISTENERS)
+
+def emit(kind: str, **values):
+    "Tell every listener that event `kind` happened, with `values` (numbers or tensors)."
+    for f in tuple(_LISTENERS): f(kind, values)
+
+@contextlib.contextmanager
+def listen(fn: Callable):
+    "Call `fn(kind, values)` for every event emitted inside the block."
+    _LISTENERS.append(fn)
+    try: yield fn
+    finally: _LISTENERS.remove(fn)
