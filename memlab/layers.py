@@ -11,6 +11,8 @@ import math
 import torch
 from torch import Tensor
 
+from .core import emit, listening
+
 # %% auto #0
 __all__ = ['GOLDEN_ANGLE', 'affine_scan', 'scan_loop', 'causal_change', 'torus_phases', 'toroidal_attention',
            'toroidal_attention_quadratic', 'ToroidalAttention', 'rope', 'attention_mask', 'Attention', 'Trigger',
@@ -343,6 +345,7 @@ class FastWeights(nn.Module):
         K = state['K'] + w[..., None] * (F.normalize(eK, dim=-1)[:, None] - state['K'])
         V = state['V'] + w[..., None] * (eV[:, None] - state['V'])
         K, a = self.rails(K, a + gain[:, None] * w)
+        if listening(): emit('fastweights.commit', amount=w.sum(-1).mean(), before=state['a'].sum(-1).mean(), after=a.sum(-1).mean())
         return State(K=K, V=V, a=a, eK=torch.zeros_like(eK), eV=torch.zeros_like(eV), pos=state['pos'])
 
     def forward(self, x: Tensor, surprise: Tensor, state: State, reset: Tensor | None = None) -> tuple[Tensor, State]:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .core import ConfigError, MemlabError, atomic_path, bad_choice
+from .core import ConfigError, MemlabError, atomic_path, bad_choice, emit, listening
 from .search import batched_topk, exact_topk, merge_topk
 from .state import State
 
@@ -27,6 +27,7 @@ POLICIES = ('lru', 'fifo', 'priority')
 
 class SlotMemory:
     "Fixed slots of (key, value, strength) per batch row: EMA/merge writes, eviction, top-k reads."
+    event = 'slot.write'   # the kind of event a write emits (`memlab.core.emit`)
     def __init__(self, slots: int, key_dim: int, value_dim: int, policy: str = 'lru', merge_threshold: float | None = 0.9,
                  ema: float = 0.5, strength_cap: float = 3.0, budget: float | None = None, decay: float = 1.0,
                  temperature: float = 0.1):
@@ -49,6 +50,7 @@ def _write(self: SlotMemory, state: State, keys: Tensor, values: Tensor, strengt
     used, written, clock = state['used'].clone(), state['written'].clone(), state['clock'].clone()
     strength = torch.as_tensor(strength, dtype=K.dtype, device=K.device).expand(B, N)
     keys, rows = F.normalize(keys, dim=-1), torch.arange(B, device=K.device)
+    merged = 0 if listening() else None     # counted only for listeners
     for n in range(N):
         k, v, s = keys[:, n], values[:, n], strength[:, n]
         occupied = S > 0
@@ -58,6 +60,7 @@ def _write(self: SlotMemory, state: State, keys: Tensor, values: Tensor, strengt
         age = {'lru': used, 'fifo': written, 'priority': S}[self.policy]
         victim = age.masked_fill(~occupied, -math.inf).argmin(-1)   # an empty slot first, else the policy's pick
         t = torch.where(merge, best, victim)
+        if merged is not None: merged = merged + merge.sum()
         a = torch.where(merge, self.ema, 1.0)[:, None]
         K[rows, t] = F.normalize((1 - a) * K[rows, t] + a * k, dim=-1)
         V[rows, t] = (1 - a) * V[rows, t] + a * v
@@ -67,6 +70,8 @@ def _write(self: SlotMemory, state: State, keys: Tensor, values: Tensor, strengt
         written[rows, t] = torch.where(merge, written[rows, t], clock[:, 0])
     if self.budget is not None:
         S = S * (self.budget / S.sum(-1, keepdim=True).clamp_min(self.budget))
+    if merged is not None:
+        emit(self.event, amount=B * N, merged=merged, before=state['strength'].sum(-1).mean(), after=S.sum(-1).mean())
     return State(keys=K, values=V, strength=S, used=used, written=written, clock=clock)
 
 def _read(self: SlotMemory, state: State, queries: Tensor, k: int = 4) -> tuple[Tensor, Tensor, Tensor, State]:
@@ -86,6 +91,7 @@ SlotMemory.write, SlotMemory.read = _write, _read
 # %% ../nbs/04_stores.ipynb #e33c8cbf
 class EpisodicStore(SlotMemory):
     "A `SlotMemory` for episodes: no merging, priority eviction, decaying strengths under a budget."
+    event = 'episodic.write'
     def __init__(self, slots: int, key_dim: int, value_dim: int, decay: float = 0.99, budget: float | None = None,
                  strength_cap: float = 3.0, temperature: float = 0.1):
         super().__init__(slots, key_dim, value_dim, policy='priority', merge_threshold=None, strength_cap=strength_cap,
