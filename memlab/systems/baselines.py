@@ -79,6 +79,10 @@ class Transformer(SequenceModel):
         for b in self.blocks: x = b(x)
         return Output(self.embed.logits(self.norm(x)), State() if state is None else state)
 
+    def context_bytes(self, seq_len: int) -> int:
+        "The key/value cache of every layer over the last `seq_len` tokens (float32)."
+        return 2 * len(self.blocks) * seq_len * self.config['d_model'] * 4
+
     def capture(self, on: bool = True):
         "Keep attention inputs of batch row 0 on later calls, so `probe()` can show `attention.map`."
         for b in self.blocks: b.attn.capture = on

@@ -51,6 +51,10 @@ class SequenceModel(nn.Module):
         "Small detached views of the internals of the last call, named by the probe vocabulary."
         return {}
 
+    def context_bytes(self, seq_len: int) -> int:
+        "Bytes of within-call context needed to continue token by token after `seq_len` tokens (attention's KV cache); 0 without."
+        return 0
+
     def param_counts(self) -> dict[str, int]:
         "Trainable parameters: `embedding` (everything vocabulary-sized: tied embedding, output bias), `core`, `total`."
         total = sum(p.numel() for p in self.parameters() if p.requires_grad)
