@@ -16,7 +16,7 @@ from .core import emit, listening
 # %% auto #0
 __all__ = ['GOLDEN_ANGLE', 'affine_scan', 'scan_loop', 'causal_change', 'torus_phases', 'toroidal_attention',
            'toroidal_attention_quadratic', 'ToroidalAttention', 'rope', 'attention_mask', 'Attention', 'Trigger',
-           'WriteGate', 'Surprise', 'NeuralMemory', 'PMNeuromodulator', 'FastWeights']
+           'WriteGate', 'Surprise', 'NeuralMemory', 'PMNeuromodulator', 'EMNeuromodulator', 'FastWeights']
 
 # %% ../nbs/05_layers.ipynb #0f0e0dd5
 def _scan(a: Tensor, b: Tensor, h0: Tensor, chunk: int | None = None) -> Tensor:
@@ -136,12 +136,15 @@ class ToroidalAttention(torch.nn.Module):
 # %% ../nbs/05_layers.ipynb #34216e6e
 from torch import nn
 import torch.nn.functional as F
+from .state import State
 
-def rope(x: Tensor, base: float = 10_000.0) -> Tensor:
-    "Rotate pairs of channels of `x` [B, H, T, Dh] by position-dependent angles (rotary embedding)."
+def rope(x: Tensor, base: float = 10_000.0, offset: int | Tensor = 0) -> Tensor:
+    "Rotate pairs of channels of `x` [B, H, T, Dh] by the angles of positions `offset` + 0..T-1 (`offset` an int or [B])."
     T, Dh = x.shape[-2], x.shape[-1]
     inv = base ** (-torch.arange(0, Dh, 2, device=x.device, dtype=torch.float32) / Dh)
-    ang = torch.arange(T, device=x.device, dtype=torch.float32)[:, None] * inv   # [T, Dh/2]
+    pos = torch.arange(T, device=x.device, dtype=torch.float32)
+    pos = pos + offset.to(x.device, torch.float32).view(-1, 1, 1) if isinstance(offset, Tensor) else pos + offset
+    ang = pos[..., None] * inv                                                   # [T, Dh/2] or [B, 1, T, Dh/2]
     cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
     x1, x2 = x[..., 0::2], x[..., 1::2]
     return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1).flatten(-2)
@@ -167,10 +170,12 @@ class Attention(nn.Module):
         self.persistent = nn.Parameter(torch.randn(n_persistent, d_model) * 0.02) if n_persistent else None
         self.capture, self._seen = False, None   # _seen: (q, k, mask) of batch row 0 when capturing
 
-    def forward(self, x: Tensor, prefix: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, prefix: Tensor | None = None, cache: State | None = None):
+        "Outputs [B, T, d]; with a `cache` (see `init_cache`) the pair (outputs, cache after these tokens)."
         B, T, D = x.shape
         H, Dh = self.n_heads, D // self.n_heads
         q, k, v = self.qkv(x).view(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4)
+        if cache is not None: return self._cached(q, k, v, cache)
         q, k = rope(q), rope(k)
         extra = [p for p in (self.persistent.expand(B, -1, -1) if self.persistent is not None else None, prefix) if p is not None]
         if extra:
@@ -185,6 +190,30 @@ class Attention(nn.Module):
             a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)
         if self.capture: self._seen = (q[0].detach().clone(), k[0].detach().clone(), mask)
         return self.out(a.transpose(1, 2).reshape(B, T, D))
+
+    def init_cache(self, batch_size: int, device=None) -> State:
+        "An empty ring of the last `window` keys and values (RoPE-rotated at their absolute positions)."
+        if not isinstance(self.window, int): raise ValueError(f"a cache needs one int window, got window={self.window!r}")
+        Dh = self.qkv.in_features // self.n_heads
+        z = torch.zeros(batch_size, self.n_heads, self.window, Dh, device=device)
+        return State(k=z, v=z.clone(), kpos=torch.zeros(batch_size, self.window, dtype=torch.long, device=device),
+                     n=torch.zeros(batch_size, dtype=torch.long, device=device))
+
+    def _cached(self, q, k, v, cache: State):
+        "Windowed attention of the new tokens over [ring | themselves]; `kpos` = absolute position + 1 (0: empty)."
+        B, H, T, Dh = q.shape
+        n = cache['n']
+        q, k = rope(q, offset=n), rope(k, offset=n)
+        pos = n[:, None] + torch.arange(T, device=q.device)                    # [B, T] absolute positions
+        K, V = torch.cat([cache['k'], k], 2), torch.cat([cache['v'], v], 2)
+        kpos = torch.cat([cache['kpos'], pos + 1], 1)                         # [B, W + T]
+        dist = pos[:, :, None] - (kpos[:, None, :] - 1)
+        mask = ((kpos[:, None, :] > 0) & (dist >= 0) & (dist < self.window))[:, None]   # [B, 1, T, W + T]
+        a = F.scaled_dot_product_attention(q, K, V, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        if self.capture: self._seen = (q[0].detach().clone(), K[0].detach().clone(), mask[0])
+        W = self.window
+        new = State(k=K[:, :, -W:], v=V[:, :, -W:], kpos=kpos[:, -W:], n=n + T)
+        return self.out(a.transpose(1, 2).reshape(B, T, H * Dh)), new
 
     def attention_map(self, max_len: int = 64) -> Tensor | None:
         "`attention.map [head, query, key]` of batch row 0 in the last call (last `max_len` queries and keys)."
@@ -244,19 +273,23 @@ class Surprise(nn.Module):
         return State(mean=torch.zeros(batch_size, 3, device=device), var=torch.ones(batch_size, 3, device=device))
 
     @torch.no_grad()
-    def forward(self, logits: Tensor, tokens: Tensor, state: State) -> tuple[Tensor, State]:
-        "Surprise of each token given the previous position's logits, and the updated running statistics."
-        lp = logits[:, :-1].float().log_softmax(-1)
-        nxt = tokens[:, 1:]
-        nll = -lp.gather(-1, nxt[..., None]).squeeze(-1)
+    def forward(self, logits: Tensor, tokens: Tensor, state: State, prev_logits: Tensor | None = None) -> tuple[Tensor, State]:
+        "Surprise [B, T] of each token given the previous position's logits (`prev_logits` [B, V] for position 0, else 0 there)."
+        lp = logits[:, :-1] if prev_logits is None else torch.cat([prev_logits[:, None].to(logits.dtype), logits[:, :-1]], 1)
+        nxt = tokens[:, 1:] if prev_logits is None else tokens
+        if nxt.shape[1] == 0: return torch.zeros(tokens.shape, device=tokens.device), state
+        lp = lp.float().log_softmax(-1)
         p = lp.exp()
-        grad = (p - F.one_hot(nxt, p.shape[-1]).to(p.dtype)).norm(dim=-1)
-        sig = torch.stack([nll, grad, -p.amax(-1)], -1)                         # [B, T-1, 3]
-        z = (sig - state['mean'][:, None]) / state['var'][:, None].sqrt().clamp_min(1e-6)
-        mean = (1 - self.ema) * state['mean'] + self.ema * sig.mean(1)
-        var = (1 - self.ema) * state['var'] + self.ema * (sig - mean[:, None]).pow(2).mean(1)
-        out = torch.cat([torch.zeros_like(z[:, :1, 0]), z.mean(-1)], 1)
-        return out, State(mean=mean, var=var)
+        p_next = p.gather(-1, nxt[..., None]).squeeze(-1)
+        grad = (p.pow(2).sum(-1) - 2 * p_next + 1).clamp_min(0).sqrt()         # ‖p − onehot‖ without a one-hot
+        sig = torch.stack([-p_next.log(), grad, -p.amax(-1)], -1)               # [B, n, 3]
+        keep = torch.full_like(sig, 1 - self.ema)
+        mean = affine_scan(keep, self.ema * sig, state['mean'])                 # running statistics per token
+        var = affine_scan(keep, self.ema * (sig - mean).pow(2), state['var'])
+        before = lambda s, new: torch.cat([s[:, None], new[:, :-1]], 1)          # the statistics before each token
+        z = ((sig - before(state['mean'], mean)) / before(state['var'], var).sqrt().clamp_min(1e-6)).mean(-1)
+        if prev_logits is None: z = torch.cat([torch.zeros_like(z[:, :1]), z], 1)
+        return z, State(mean=mean[:, -1], var=var[:, -1])
 
 # %% ../nbs/05_layers.ipynb #058115da
 class NeuralMemory(nn.Module):
@@ -309,6 +342,17 @@ class PMNeuromodulator(nn.Module):
         o = self.net(summary)
         return torch.sigmoid(o[:, 0]), F.softplus(o[:, 1]), o[:, 3:], F.softplus(o[:, 2]) + 0.1
 
+class EMNeuromodulator(nn.Module):
+    "Write gain in (0, gain_max), strength decay in (0.9, 1) and candidate temperature from an episodic span summary."
+    def __init__(self, n_summary: int = 4, hidden: int = 16, gain_max: float = 3.0):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_summary, hidden), nn.Tanh(), nn.Linear(hidden, 3))
+        self.gain_max = gain_max
+
+    def forward(self, summary: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        o = self.net(summary)
+        return self.gain_max * torch.sigmoid(o[:, 0]), 0.9 + 0.1 * torch.sigmoid(o[:, 1]), F.softplus(o[:, 2]) + 0.1
+
 class FastWeights(nn.Module):
     "Procedural memory: r key/value slots with strengths, surprise-gated eligibility, commits at span ends."
     def __init__(self, d_model: int, slots: int = 8, span: int = 64, trace_decay: float = 0.95, a_max: float = 3.0,
@@ -348,18 +392,22 @@ class FastWeights(nn.Module):
         if listening(): emit('fastweights.commit', amount=w.sum(-1).mean(), before=state['a'].sum(-1).mean(), after=a.sum(-1).mean())
         return State(K=K, V=V, a=a, eK=torch.zeros_like(eK), eV=torch.zeros_like(eV), pos=state['pos'])
 
+    def trace(self, state: State, x: Tensor, surprise: Tensor, reset: Tensor | None = None) -> State:
+        "Eligibility after tokens `x` [B, n, d] gated by clamp(`surprise` [B, n] / 5, 0, 1); carry 0 where `reset`."
+        g = (surprise / 5).clamp(0, 1)[..., None]
+        d = x.shape[-1]
+        e = affine_scan(torch.full((*x.shape[:2], 2 * d), self.trace_decay, device=x.device, dtype=x.dtype),
+                        torch.cat([g * F.normalize(x, dim=-1), g * self.value(x)], -1),       # K and V traces: one scan
+                        torch.cat([state['eK'], state['eV']], -1), reset)[:, -1]
+        return State(**{**state.tensors, 'eK': e[:, :d], 'eV': e[:, d:], 'pos': state['pos'] + x.shape[1]})
+
     def forward(self, x: Tensor, surprise: Tensor, state: State, reset: Tensor | None = None) -> tuple[Tensor, State]:
         "PM read [B, T, d] (slots fixed within each span) and the state after the call; commits at span ends."
         outs, t = [], 0
         while t < x.shape[1]:
             n = min(self.span - int(state['pos'][0].item()) % self.span, x.shape[1] - t)
-            xs, gs = x[:, t:t + n], (surprise[:, t:t + n] / 5).clamp(0, 1)
-            outs.append(self.read(state, xs))
-            lam = torch.full_like(xs, self.trace_decay)
-            r = reset[:, t:t + n] if reset is not None else None
-            eK = affine_scan(lam, gs[..., None] * F.normalize(xs, dim=-1), state['eK'], r)[:, -1]
-            eV = affine_scan(lam, gs[..., None] * self.value(xs), state['eV'], r)[:, -1]
-            state = State(**{**state.tensors, 'eK': eK, 'eV': eV, 'pos': state['pos'] + n})
+            outs.append(self.read(state, x[:, t:t + n]))
+            state = self.trace(state, x[:, t:t + n], surprise[:, t:t + n], reset[:, t:t + n] if reset is not None else None)
             if int(state['pos'][0].item()) % self.span == 0: state = self.commit(state)
             t += n
         return torch.cat(outs, 1), state

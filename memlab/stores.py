@@ -46,10 +46,10 @@ class SlotMemory:
 def _write(self: SlotMemory, state: State, keys: Tensor, values: Tensor, strength: Tensor | float = 1.0) -> State:
     "Write items `keys` [B, N, Dk], `values` [B, N, Dv] with `strength` ([B, N] or a number); returns the new state."
     B, N, _ = keys.shape
-    K, V, S = state['keys'].clone(), state['values'].clone(), state['strength'] * self.decay
-    used, written, clock = state['used'].clone(), state['written'].clone(), state['clock'].clone()
+    K, V, S = state['keys'], state['values'], state['strength'] * self.decay
+    used, written, clock = state['used'], state['written'], state['clock']
     strength = torch.as_tensor(strength, dtype=K.dtype, device=K.device).expand(B, N)
-    keys, rows = F.normalize(keys, dim=-1), torch.arange(B, device=K.device)
+    keys = F.normalize(keys, dim=-1)
     merged = 0 if listening() else None     # counted only for listeners
     for n in range(N):
         k, v, s = keys[:, n], values[:, n], strength[:, n]
@@ -59,15 +59,18 @@ def _write(self: SlotMemory, state: State, keys: Tensor, values: Tensor, strengt
         merge = (best_sim >= self.merge_threshold) if self.merge_threshold is not None else torch.zeros_like(occupied[:, 0])
         age = {'lru': used, 'fifo': written, 'priority': S}[self.policy]
         victim = age.masked_fill(~occupied, -math.inf).argmin(-1)   # an empty slot first, else the policy's pick
-        t = torch.where(merge, best, victim)
-        if merged is not None: merged = merged + merge.sum()
+        live = s > 0                                                  # a write of strength 0 is no write
+        at = F.one_hot(torch.where(merge, best, victim), self.slots).to(K.dtype) * live[:, None]   # [B, slots]
+        if merged is not None: merged = merged + (merge & live).sum()
         a = torch.where(merge, self.ema, 1.0)[:, None]
-        K[rows, t] = F.normalize((1 - a) * K[rows, t] + a * k, dim=-1)
-        V[rows, t] = (1 - a) * V[rows, t] + a * v
-        S[rows, t] = torch.clamp(torch.where(merge, S[rows, t] + s, s), max=self.strength_cap)
-        clock = clock + 1
-        used[rows, t] = clock[:, 0]
-        written[rows, t] = torch.where(merge, written[rows, t], clock[:, 0])
+        old_k, old_v, old_s = (at[..., None] * K).sum(1), (at[..., None] * V).sum(1), (at * S).sum(1)
+        hit = at > 0
+        K = torch.where(hit[..., None], F.normalize((1 - a) * old_k + a * k, dim=-1)[:, None], K)   # out of place: autograd
+        V = torch.where(hit[..., None], ((1 - a) * old_v + a * v)[:, None], V)                      # flows through writes
+        S = torch.where(hit, torch.clamp(torch.where(merge, old_s + s, s), max=self.strength_cap)[:, None], S)
+        clock = clock + live[:, None].to(clock.dtype)
+        used = torch.where(hit, clock, used)
+        written = torch.where(hit & ~merge[:, None], clock, written)
     if self.budget is not None:
         S = S * (self.budget / S.sum(-1, keepdim=True).clamp_min(self.budget))
     if merged is not None:
