@@ -275,14 +275,14 @@ class Surprise(nn.Module):
     @torch.no_grad()
     def forward(self, logits: Tensor, tokens: Tensor, state: State, prev_logits: Tensor | None = None) -> tuple[Tensor, State]:
         "Surprise [B, T] of each token given the previous position's logits (`prev_logits` [B, V] for position 0, else 0 there)."
-        lp = logits[:, :-1] if prev_logits is None else torch.cat([prev_logits[:, None].to(logits.dtype), logits[:, :-1]], 1)
-        nxt = tokens[:, 1:] if prev_logits is None else tokens
-        if nxt.shape[1] == 0: return torch.zeros(tokens.shape, device=tokens.device), state
-        lp = lp.float().log_softmax(-1)
-        p = lp.exp()
-        p_next = p.gather(-1, nxt[..., None]).squeeze(-1)
-        grad = (p.pow(2).sum(-1) - 2 * p_next + 1).clamp_min(0).sqrt()         # ‖p − onehot‖ without a one-hot
-        sig = torch.stack([-p_next.log(), grad, -p.amax(-1)], -1)               # [B, n, 3]
+        def signals(lg, nxt):                                                    # [B, n, V], [B, n] -> [B, n, 3]
+            p = lg.float().softmax(-1)                                           # the only vocabulary-sized temporary
+            p_next = p.gather(-1, nxt[..., None]).squeeze(-1)
+            grad = (p.norm(dim=-1).pow(2) - 2 * p_next + 1).clamp_min(0).sqrt()  # ‖p − onehot‖ without a one-hot
+            return torch.stack([-p_next.clamp_min(1e-30).log(), grad, -p.amax(-1)], -1)
+        sig = signals(logits[:, :-1], tokens[:, 1:])
+        if prev_logits is not None: sig = torch.cat([signals(prev_logits[:, None], tokens[:, :1]), sig], 1)
+        if sig.shape[1] == 0: return torch.zeros(tokens.shape, device=tokens.device), state
         keep = torch.full_like(sig, 1 - self.ema)
         mean = affine_scan(keep, self.ema * sig, state['mean'])                 # running statistics per token
         var = affine_scan(keep, self.ema * (sig - mean).pow(2), state['var'])
