@@ -124,7 +124,7 @@ def seed_everything(seed: int = 0) -> int:
 
 # %% ../nbs/00_core.ipynb #dfeb7eed
 REGISTRY: dict[str, dict[str, Callable]] = {'system': {}, 'task': {}}
-_BUILTIN = ['memlab.systems.baselines', 'memlab.data']  # modules that register the built-in names
+_BUILTIN = ['memlab.systems.baselines', 'memlab.systems.braincore', 'memlab.data']  # modules that register the built-in names
 
 def register(kind: str, name: str):
     "Decorator: register a factory under `name` as a `kind` ('system' or 'task')."
