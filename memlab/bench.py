@@ -18,7 +18,8 @@ from .core import atomic_write_text, bad_choice, load_settings
 from .train import train
 
 # %% auto #0
-__all__ = ['SUITES', 'leaderboard_md', 'bench_lm', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite']
+__all__ = ['SUITES', 'leaderboard_md', 'bench_lm', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite',
+           'bench_ddp']
 
 # %% ../nbs/60_bench.ipynb #4b6a04e0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -214,3 +215,73 @@ def run_suite(name: str, **kw) -> Path:
     "Run the benchmark suite `name`."
     if name not in SUITES: raise bad_choice('benchmark suite', name, SUITES)
     return SUITES[name](**kw)
+
+# %% ../nbs/60_bench.ipynb #f22fc682
+_DDP_WORKER = '''
+import json, sys, torch
+from memlab.core import lookup
+from memlab.train import Trainer, TrainConfig
+system, task, steps, bs, sl, mkw = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])
+corpus = lookup('task', task)()
+torch.manual_seed(0)
+tr = Trainer(lookup('system', system)(len(corpus.vocab), **mkw), corpus, TrainConfig(batch_size=bs, seq_len=sl, max_steps=steps,
+             minutes=None, eval_every=10**9, eval_tokens=bs * sl, warmup_steps=0), progress=False)
+r = tr.fit()
+if tr.env.is_main: print(json.dumps(dict(tokens_per_s=r['tokens_per_s'], train_tokens=r['train_tokens'], world_size=r['world_size'])))
+'''
+
+def bench_ddp(system: str = 'transformer', task: str = 'wikitext2', steps: int = 50, batch_size: int = 16, seq_len: int = 64,
+              nprocs=(1, 2), model_kw: dict | None = None, out_dir: Path | None = None, **_) -> Path:
+    "Training tokens/s with 1 and 2 gloo processes under torchrun, and the size and save/load time of a resumable checkpoint."
+    import subprocess, sys, tempfile
+    from memlab.core import lookup
+    from memlab.train import Trainer, TrainConfig, latest_checkpoint
+    out, cores = _out_dir('ddp', out_dir), os.cpu_count() or 1
+    out.mkdir(parents=True, exist_ok=True)
+    (out/'ddp_worker.py').write_text(_DDP_WORKER)
+    rows = []
+    for n in nprocs:   # the same per-process batch: n processes train n x the tokens per step
+        env = {**os.environ, 'OMP_NUM_THREADS': str(max(1, cores // n))}
+        cmd = [str(Path(sys.executable).parent/'torchrun'), '--standalone', f'--nproc_per_node={n}', str(out/'ddp_worker.py'),
+               system, task, str(steps), str(batch_size), str(seq_len), json.dumps(model_kw or {})]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if r.returncode != 0: raise RuntimeError(f"torchrun with {n} processes failed:\n{r.stderr[-3000:]}")
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        rows.append(dict(part=f'DDP train, {n} process(es)', processes=n, threads_per_process=max(1, cores // n),
+                         tokens_per_s=res['tokens_per_s'], vs_1_process=res['tokens_per_s'] / rows[0]['tokens_per_s'] if rows else 1.0))
+    corpus = lookup('task', task)()
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as d:
+        tr = Trainer(lookup('system', system)(len(corpus.vocab), **(model_kw or {})), corpus,
+                     TrainConfig(batch_size=batch_size, seq_len=seq_len, max_steps=2, minutes=None, eval_every=10**9,
+                                 eval_tokens=batch_size * seq_len), run_dir=Path(d), progress=False)
+        tr.fit()   # two steps, so the optimizer has its moments; fit saves a checkpoint at the end
+        saves = []
+        for _ in range(3):
+            tr.saved_step = None   # save the same step again (replacing the folder, as after a resume)
+            t = time.perf_counter(); tr.save_checkpoint(); saves.append(time.perf_counter() - t)
+        ck = latest_checkpoint(Path(d))
+        size = {p.name: p.stat().st_size for p in ck.iterdir()}
+        t = time.perf_counter(); tr.restore(ck); load_s = time.perf_counter() - t
+    params = sum(p.numel() for p in tr.model.parameters())
+    ckpt = dict(system=system, params=params, bytes=sum(size.values()), weights_bytes=size['weights.safetensors'],
+                train_bytes=size['train.safetensors'], json_bytes=size['checkpoint.json'], save_s=float(np.median(saves)), load_s=load_s)
+    res = dict(rows=rows, checkpoint=ckpt, system=system, task=task, steps=steps, batch_size=batch_size, seq_len=seq_len, cores=cores)
+    atomic_write_text(out/'results.json', json.dumps(res, indent=1))
+    cmd = f"memlab bench ddp --systems {system} --max-steps {steps} --batch-size {batch_size} --seq-len {seq_len}"
+    atomic_write_text(out/'leaderboard.md', f"# Data-parallel training on {cores} CPU cores (gloo) and checkpoints: {system} on {task}\n\n`{cmd}`\n\n"
+                      f"per-process batch {batch_size} x {seq_len}; {steps} steps; tokens/s counts every rank's tokens\n\n"
+                      + _md_table(rows, ['part', 'processes', 'threads_per_process', 'tokens_per_s', 'vs_1_process'])
+                      + f"\nresumable checkpoint of {system} ({params:,} parameters): {ckpt['bytes'] / 2**20:.1f} MiB "
+                      f"(weights {ckpt['weights_bytes'] / 2**20:.1f} MiB, optimizer + memory + RNG {ckpt['train_bytes'] / 2**20:.1f} MiB); "
+                      f"save {ckpt['save_s']:.2f} s (median of 3, fsynced), load {ckpt['load_s']:.2f} s\n")
+    return out
+
+def _bench_ddp_cli(systems=('transformer',), max_steps: int | None = None, batch_size: int | None = None,
+                   seq_len: int | None = None, **kw) -> Path:
+    "`memlab bench ddp`: the first of `--systems`, `--max-steps` steps per run."
+    return bench_ddp(system=systems[0], **{k: v for k, v in dict(steps=max_steps, batch_size=batch_size, seq_len=seq_len).items() if v is not None},
+                     **{k: v for k, v in kw.items() if k in ('task', 'model_kw', 'out_dir')})
+
+SUITES['ddp'] = _bench_ddp_cli
+

@@ -1,4 +1,4 @@
-"""The `memlab` command: `demo`, `train`, `bench`.
+"""The `memlab` command: `demo`, `train`, `bench`, `dash`.
 
 Docs: https://github.com/memlab/memlab/cli.html.md"""
 
@@ -11,7 +11,50 @@ import argparse, ast, sys
 from .core import MemlabError, ConfigError, names
 
 # %% auto #0
-__all__ = ['parser', 'report', 'main']
+__all__ = ['latest_run', 'parser', 'report', 'main']
+
+# %% ../nbs/70_cli.ipynb #745445b4
+import contextlib
+from pathlib import Path
+
+def _where(p):
+    p.add_argument('--host', help='dashboard address (default: dashboard_host in settings, 127.0.0.1)')
+    p.add_argument('--port', type=int, help='dashboard port (default: dashboard_port in settings; a free one if taken)')
+
+def latest_run(runs_dir: Path | None = None) -> Path:
+    "The newest run folder under `runs_dir` that has telemetry."
+    from memlab.core import load_settings
+    root = Path(runs_dir or load_settings().runs_dir)
+    runs = sorted(root.glob('**/telemetry.zarr'), key=lambda p: p.stat().st_mtime)
+    if not runs: raise ConfigError(f"no recorded runs under {root}; record one with `memlab demo`, or pass a run folder")
+    return runs[-1].parent
+
+@contextlib.contextmanager
+def _watched(a, lead: bool):
+    "For `demo` (lead process): hooks with a Recorder streaming to a live dashboard while the run trains; else none."
+    if a.cmd != 'demo' or not lead: yield []; return
+    from memlab.telemetry import Companion, Recorder
+    rec, srv = Recorder(sources=[Companion()]), None
+    if not a.no_dash:
+        from memlab.dashboard import serve
+        srv = serve(rec, port=a.port, host=a.host)
+        print(f'memlab demo: live dashboard at {srv.url}', flush=True)
+    try: yield [rec]
+    finally:
+        rec.close()
+        if srv is not None: srv.stop()
+        if rec.path is not None: print(f'memlab demo: replay it with `memlab dash {rec.path.parent}`', flush=True)
+
+def _dash(a):
+    "`memlab dash`: serve a recorded run until interrupted."
+    from memlab.dashboard import RunSource, free_port, serve
+    from memlab.core import load_settings
+    run = Path(a.run) if a.run else latest_run()
+    src, st = RunSource(run), load_settings()
+    host = a.host or st.dashboard_host
+    port = free_port(host, a.port if a.port is not None else st.dashboard_port)
+    print(f'memlab dash: {run} at http://{host}:{port}/memlab (Ctrl-C stops)', flush=True)
+    serve(src, port=port, host=host, threaded=False, show=a.show)
 
 # %% ../nbs/70_cli.ipynb #5de8c0ac
 def _kv(s: str):
@@ -35,12 +78,18 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='cmd', required=True)
     d = sub.add_parser('demo', help='the main job: train the default system on WikiText-2 and report perplexity')
     d.add_argument('--system', default='transformer'); _budget(d); d.set_defaults(minutes=4.0)
+    d.add_argument('--no-dash', action='store_true', help='train without serving the live dashboard'); _where(d)
     t = sub.add_parser('train', help='train a system on a task')
-    t.add_argument('--system', default='lstm'); t.add_argument('--task', default='wikitext2'); _budget(t)
+    t.add_argument('--system', help='system to train (default lstm)'); t.add_argument('--task', help='task (default wikitext2)')
+    t.add_argument('--resume', metavar='RUN_DIR', help='continue the run in RUN_DIR from its latest checkpoint (budget options may extend it)')
+    _budget(t)
     b = sub.add_parser('bench', help='run a benchmark suite')
     b.add_argument("suite", help="lm | search | traces | layers")
     b.add_argument('--systems', default='lstm,transformer', help='comma-separated system names')
     _budget(b); b.set_defaults(minutes=10.0)
+    v = sub.add_parser('dash', help='serve the dashboard over a recorded run (saved, or still training)')
+    v.add_argument('run', nargs='?', help='run folder (default: the newest recorded run under runs_dir)')
+    _where(v); v.add_argument('--show', action='store_true', help='open a browser tab')
     return p
 
 # %% ../nbs/70_cli.ipynb #2e1cfbc2
@@ -65,9 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if a.cmd in ('demo', 'train'):
             from memlab.train import train
-            task = getattr(a, 'task', 'wikitext2')
-            print(f"memlab {a.cmd}: training {a.system} on {task}", flush=True)
-            print(report(train(a.system, task, **_train_kw(a))))
+            from memlab.distributed import dist_env, shutdown_distributed
+            lead, resume, task = dist_env().is_main, getattr(a, 'resume', None), getattr(a, 'task', None)
+            what = f'resuming {resume}' if resume else f"training {a.system or 'lstm'} on {task or 'wikitext2'}"
+            if lead: print(f"memlab {a.cmd}: {what}", flush=True)
+            with _watched(a, lead) as hooks:
+                try: r = train(a.system, task, resume=resume, hooks=hooks, **_train_kw(a))
+                finally: shutdown_distributed()
+            if lead: print(report(r))   # under torchrun only rank 0 reports
         elif a.cmd == 'bench':
             from memlab.bench import run_suite
             systems = tuple(s.strip() for s in a.systems.split(',') if s.strip())
@@ -75,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 if s not in names('system'): raise ConfigError(f"unknown system {s!r} in --systems; choose from {', '.join(names('system'))}")
             out = run_suite(a.suite, systems=systems, **_train_kw(a))
             print((out/'leaderboard.md').read_text()); print(f'saved in {out}')
+        elif a.cmd == 'dash': _dash(a)
     except MemlabError as e:
         print(f'memlab: error: {e}', file=sys.stderr)
         return 2
@@ -82,3 +137,6 @@ def main(argv: list[str] | None = None) -> int:
         print('memlab: interrupted', file=sys.stderr)
         return 130
     return 0
+
+# %% ../nbs/70_cli.ipynb #a613417d
+if __name__ == '__main__': sys.exit(main())

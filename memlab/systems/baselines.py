@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from ..core import register
 from ..state import State
@@ -30,7 +31,7 @@ class LSTM(SequenceModel):
         self.rnn = nn.LSTM(d_model, d_model, n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
-        self._h = None
+        self._h, self._ckpt = None, False
 
     def init_state(self, batch_size, device=None):
         z = torch.zeros(batch_size, self.rnn.num_layers, self.rnn.hidden_size, device=device)
@@ -39,9 +40,14 @@ class LSTM(SequenceModel):
     def forward(self, tokens: Tensor, state: State | None = None) -> Output:
         if state is None or 'h' not in state: state = self.init_state(tokens.shape[0], tokens.device)
         hc = (state['h'].transpose(0, 1).contiguous(), state['c'].transpose(0, 1).contiguous())  # [L, B, D]
-        y, (h, c) = self.rnn(self.drop(self.embed(tokens)), hc)
+        x = self.drop(self.embed(tokens))
+        y, (h, c) = (checkpoint(self.rnn, x, hc, use_reentrant=False) if self._ckpt and torch.is_grad_enabled() else self.rnn(x, hc))
         self._h = h.detach()
         return Output(self.embed.logits(self.drop(y)), State(h=h.transpose(0, 1), c=c.transpose(0, 1)))
+
+    def checkpointing(self, on: bool = True):
+        "Recompute the LSTM's activations in the backward pass instead of keeping them (less memory, more time)."
+        self._ckpt = on; return self
 
     def probe(self):
         return {} if self._h is None else {'scan.state_norm': self._h.norm(dim=-1).mean(1)}
@@ -73,15 +79,20 @@ class Transformer(SequenceModel):
         self.embed = TiedEmbedding(vocab_size, d_model)
         self.blocks = nn.ModuleList(Block(d_model, n_heads, mlp_ratio, dropout) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
+        self._ckpt = False
 
     def forward(self, tokens: Tensor, state: State | None = None) -> Output:
         x = self.embed(tokens)
-        for b in self.blocks: x = b(x)
+        for b in self.blocks: x = checkpoint(b, x, use_reentrant=False) if self._ckpt and torch.is_grad_enabled() else b(x)
         return Output(self.embed.logits(self.norm(x)), State() if state is None else state)
 
     def context_bytes(self, seq_len: int) -> int:
         "The key/value cache of every layer over the last `seq_len` tokens (float32)."
         return 2 * len(self.blocks) * seq_len * self.config['d_model'] * 4
+
+    def checkpointing(self, on: bool = True):
+        "Recompute each block's activations in the backward pass instead of keeping them (less memory, more time)."
+        self._ckpt = on; return self
 
     def capture(self, on: bool = True):
         "Keep attention inputs of batch row 0 on later calls, so `probe()` can show `attention.map`."
