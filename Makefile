@@ -11,15 +11,21 @@ SHARED_DATA := $(abspath ../shared/data)
 TEST_DATA   ?= $(if $(wildcard $(SHARED_DATA)/wikitext-2),$(SHARED_DATA),$(CURDIR)/data)
 WORKERS     ?= 2
 
-.PHONY: demo test setup data bench-lm clean
+.PHONY: demo test setup browser data bench-lm clean
 
 demo: setup data
 	$(BIN)/memlab demo
 
-test: setup
+test: setup browser
 	MEMLAB_DATA_DIR=$(TEST_DATA) $(BIN)/python -m pytest -n $(WORKERS) --durations=10
 
 setup: $(VENV)/.installed
+
+# the browser test drives the system chromium (Debian package) through Playwright, which must never download a browser
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 
 # torch first, so that memlab's `torch>=2.4` is already satisfied and nothing large is downloaded
 $(VENV)/.installed: pyproject.toml

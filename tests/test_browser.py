@@ -1,0 +1,111 @@
+"""The dashboard in a real browser: a run trained in a process that has exited is replayed by `memlab dash`
+(a real server), opened in headless Chromium (the Debian package, driven by Playwright), and every view must
+render non-empty Plotly figures. Screenshots land in test-artifacts/<view>.png."""
+import os, shutil, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+         '--disable-sync']
+VIEWS = ('training', 'memory', 'attention', 'dreams')
+ARTIFACTS = ROOT/'test-artifacts'
+os.environ.setdefault('PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD', '1')
+
+# a real short run, in its own process, which exits before the dashboard opens it
+TRAIN = """
+import sys, torch
+torch.set_num_threads(1)
+from memlab.core import seed_everything
+from memlab.telemetry import Recorder, record
+seed_everything(0)
+res, rec = record('transformer', 'tinyshakespeare', rec=Recorder(every=5), runs_dir=sys.argv[1], max_steps=40, minutes=None,
+                  d_model=32, n_layers=2, n_heads=2, batch_size=4, seq_len=32, eval_every=20, eval_tokens=1024, eval_batch_size=32)
+print(res['run_dir'])
+"""
+
+# every Plotly figure in the shown tab: its trace data and what it drew (Playwright locators pierce Panel's shadow DOM)
+PLOT_STATS = """el => ({points: (el._fullData || []).reduce((n, t) => n + (t._length ?? (t.z ? t.z.length : 0) ?? 0), 0),
+                        drawn: el.querySelectorAll('.trace, .hm, .heatmaplayer image, .scatterlayer path, .barlayer path').length,
+                        width: el.getBoundingClientRect().width})"""
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+def _wait_http(url, proc, timeout=60):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None: raise AssertionError(f'memlab dash exited: {proc.stdout.read()}')
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200: return
+        except OSError: time.sleep(0.3)
+    raise AssertionError(f'{url} did not answer in {timeout} s')
+
+
+@pytest.fixture(scope='module')
+def saved_run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp('runs')
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run([sys.executable, '-c', TRAIN, str(runs)], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return Path(r.stdout.strip().splitlines()[-1])       # the training process has exited
+
+
+@pytest.fixture(scope='module')
+def dash_url(saved_run):
+    port = _free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent/'memlab'), 'dash', str(saved_run), '--port', str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    url = f'http://127.0.0.1:{port}/memlab'
+    try:
+        _wait_http(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try: proc.wait(10)
+        except subprocess.TimeoutExpired: proc.kill()
+
+
+def test_views_render_in_chromium(dash_url):
+    if not Path(CHROMIUM).exists(): pytest.fail(f'chromium not found at {CHROMIUM}; .ci/run installs it (apt-get install chromium)')
+    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    outside = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={'width': 1280, 'height': 1000})
+        def offline(route):                                  # the dashboard must work with no network
+            if route.request.url.startswith(('http://127.0.0.1', 'ws://127.0.0.1', 'data:', 'blob:')): return route.continue_()
+            outside.append(route.request.url); route.abort()
+        page.route('**/*', offline)
+        page.goto(dash_url)
+        page.get_by_text('recorded steps').first.wait_for(timeout=30_000)
+        for view in VIEWS:
+            page.get_by_text(view, exact=True).first.click()
+            plots = page.locator('.js-plotly-plot').filter(visible=True)
+            plots.first.wait_for(timeout=30_000)
+            page.wait_for_timeout(500)
+            stats = [p.evaluate(PLOT_STATS) for p in plots.all() if p.is_visible()]
+            page.screenshot(path=str(ARTIFACTS/f'{view}.png'), full_page=True)
+            assert stats, f'{view}: no figure shown'
+            for s in stats:
+                assert s['points'] > 0 and s['drawn'] > 0 and s['width'] > 100, f'{view}: an empty figure {s}'
+        browser.close()
+    assert not outside, f'the dashboard asked the network for {outside}'
+    for view in VIEWS: assert (ARTIFACTS/f'{view}.png').stat().st_size > 10_000
+
+
+def test_replay_slider_moves_the_views(saved_run):
+    "The saved run replays: the same data the browser saw, at any recorded step."
+    from memlab.dashboard import Dashboard
+    d = Dashboard(saved_run)
+    assert d.step.options == [5, 10, 15, 20, 25, 30, 35, 40]
+    d.follow.value = False; d.step.value = 15
+    assert d.panes['memory']['hologram'].object['layout']['title']['text'] == 'hologram spectra — step 15'
+    assert d.panes['attention']['attention'].object['data'][0]['z'] is not None
