@@ -106,6 +106,7 @@ def test_replay_slider_moves_the_views(saved_run):
     from memlab.dashboard import Dashboard
     d = Dashboard(saved_run)
     assert d.step.options == [5, 10, 15, 20, 25, 30, 35, 40]
-    d.follow.value = False; d.step.value = 15
+    d.follow.value = False; d.step.value = 15; d.tabs.active = 1        # replay step 15, memory tab
     assert d.panes['memory']['hologram'].object['layout']['title']['text'] == 'hologram spectra — step 15'
-    assert d.panes['attention']['attention'].object['data'][0]['z'] is not None
+    d.tabs.active = 2
+    assert d.panes['attention']['attention'].object['layout']['title']['text'] == 'attention — layer 0, head 0'
