@@ -18,8 +18,8 @@ from .core import atomic_write_text, bad_choice, load_settings
 from .train import train
 
 # %% auto #0
-__all__ = ['SUITES', 'leaderboard_md', 'bench_lm', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite',
-           'bench_ddp']
+__all__ = ['SUITES', 'MQAR_PAPER', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp',
+           'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm', 'bench_perf', 'bench_telemetry']
 
 # %% ../nbs/60_bench.ipynb #4b6a04e0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -30,25 +30,6 @@ def _md_table(rows: list[dict], cols: list[str]) -> str:
     return ('| ' + ' | '.join(cols) + ' |\n|' + '---|' * len(cols) + '\n' +
             ''.join('| ' + ' | '.join(fmt(r.get(c, '')) for c in cols) + ' |\n' for r in rows))
 
-def leaderboard_md(rows: list[dict]) -> str:
-    "A Markdown table of `train` results, best test perplexity first."
-    flat = [{'system': r['system'], 'test ppl': f"{r['test']['ppl']:.1f}", 'valid ppl': f"{r['valid']['ppl']:.1f}",
-             'train tokens/s': r['tokens_per_s'], 'train tokens': r['train_tokens'], 'embedding params': r['params']['embedding'],
-             'core params': r['params']['core'], 'stopped by': r['stopped_by']} for r in sorted(rows, key=lambda r: r['test']['ppl'])]
-    return _md_table(flat, list(flat[0]) if flat else [])
-
-def bench_lm(systems=('lstm', 'transformer'), task: str = 'wikitext2', minutes: float = 10.0,
-             out_dir: Path | None = None, **kw) -> Path:
-    "Train each of `systems` on `task` for `minutes`; write `results.json` and `leaderboard.md`."
-    out = _out_dir('lm', out_dir)
-    rows = []
-    for s in systems:
-        print(f'== {s}: {minutes} min on {task}', flush=True)
-        rows.append(train(s, task, runs_dir=out/'runs', minutes=minutes, **kw))
-        atomic_write_text(out/'results.json', json.dumps(rows, indent=1))
-    cmd = f"memlab bench lm --minutes {minutes} --systems {','.join(systems)}"
-    atomic_write_text(out/'leaderboard.md', f"# {task}: equal {minutes}-minute budget\n\n`{cmd}`\n\n" + leaderboard_md(rows))
-    return out
 
 # %% ../nbs/60_bench.ipynb #60e0b880
 def _recall(approx, exact) -> float:
@@ -209,11 +190,13 @@ def bench_layers(B: int = 8, T: int = 4096, D: int = 256, compile_timeout: int =
                       "speedup = reference time / memlab time\n\n" + _md_table(rows, ['part', 'ms', 'vs', 'ref_ms', 'speedup']))
     return out
 
-SUITES = {'lm': bench_lm, 'search': bench_search, 'traces': bench_traces, 'layers': bench_layers}
+SUITES = {'search': bench_search, 'traces': bench_traces, 'layers': bench_layers}
 
 def run_suite(name: str, **kw) -> Path:
     "Run the benchmark suite `name`."
     if name not in SUITES: raise bad_choice('benchmark suite', name, SUITES)
+    import inspect
+    if 'seed' in kw and 'seeds' in inspect.signature(SUITES[name]).parameters: kw['seeds'] = (kw.pop('seed'),)
     return SUITES[name](**kw)
 
 # %% ../nbs/60_bench.ipynb #f22fc682
@@ -285,3 +268,136 @@ def _bench_ddp_cli(systems=('transformer',), max_steps: int | None = None, batch
 
 SUITES['ddp'] = _bench_ddp_cli
 
+
+# %% ../nbs/60_bench.ipynb #dc7e8448
+def _harness_suite(name: str, title: str, tasks, systems, seeds, out_dir, command: str, controls=None) -> Path:
+    from memlab.harness import CONTROLS, run_harness, save_results
+    out = _out_dir(name, out_dir)
+    ds = run_harness(list(systems), tasks, tuple(seeds), tuple(controls or CONTROLS))
+    return save_results(ds, out, title, command)
+
+def _steps(max_steps, default): return max_steps or default
+
+def bench_smoke(systems=('lstm', 'transformer'), seeds=(0, 1), max_steps: int | None = None, out_dir: Path | None = None, **_) -> Path:
+    "Every path of the harness in a few minutes: small MQAR, recall episodes, WikiText-2 steps."
+    from memlab.harness import Task
+    from memlab.tasks import mqar, recall_episodes
+    fit = lambda n, bs: dict(max_steps=_steps(max_steps, n), batch_size=bs, lr=3e-3, warmup_steps=10)
+    tasks = [Task('mqar', train=lambda s: mqar(1024, seed=s), test=lambda s: {'mqar-quick': mqar(200, seed=10_000 + s)},
+                  fit=fit(60, 32), model=dict(d_model=32)),
+             Task('recall', train=lambda s: recall_episodes(512, seed=s), test=lambda s: {
+                      'recall-clean': recall_episodes(200, seed=10_000 + s), 'recall-noisy': recall_episodes(200, noisy=True, seed=10_000 + s)},
+                  fit=fit(40, 16), model=dict(d_model=32)),
+             Task('wikitext2', corpus='wikitext2', fit=dict(max_steps=_steps(max_steps, 20), batch_size=8, seq_len=32,
+                  eval_every=10**9, eval_tokens=2048, warmup_steps=5), model=dict(d_model=32), eval_tokens=4096)]
+    return _harness_suite('smoke', 'memlab bench smoke', tasks, systems, seeds, out_dir,
+                          f"memlab bench smoke --systems {','.join(systems)}")
+
+MQAR_PAPER = [(64, 4), (128, 8), (256, 16), (512, 64)]
+
+def bench_mqar(systems=('lstm', 'transformer'), seeds=(0,), max_steps: int | None = None, config: str = 'quick',
+               lr: float | None = None, d_model: int = 64, out_dir: Path | None = None, **_) -> Path:
+    "Zoology's MQAR: the quick config (V 256, L 64, 4 pairs) or the paper's V 8192 sweep (`config='paper'`)."
+    from memlab.harness import Task
+    from memlab.tasks import mqar
+    if config not in ('quick', 'paper'): raise bad_choice('mqar config', config, ('quick', 'paper'))
+    grid = [(256, 64, 4, 10_000, 1000)] if config == 'quick' else [(8192, L, P, 100_000, 3000) for L, P in MQAR_PAPER]
+    tasks = [Task(f'mqar-{L}', train=lambda s, V=V, L=L, P=P, n=n: mqar(n, V, L, P, seed=s),
+                  test=lambda s, V=V, L=L, P=P, m=m: {f'mqar-V{V}-L{L}-P{P}': mqar(m, V, L, P, seed=10_000 + s)},
+                  fit=dict(max_steps=_steps(max_steps, 8000), batch_size=64, lr=lr or 1e-3, warmup_steps=200, weight_decay=0.1),
+                  model=dict(d_model=d_model)) for V, L, P, n, m in grid]
+    return _harness_suite('mqar', f'MQAR ({config} config)', tasks, systems, seeds, out_dir,
+                          f"memlab bench mqar --systems {','.join(systems)}" + (f' --max-steps {max_steps}' if max_steps else ''))
+
+def bench_passkey(systems=('lstm', 'transformer'), seeds=(0,), max_steps: int | None = None, train_length: int = 1024,
+                  lengths=(1024, 2048, 4096, 8192, 16384), n: int = 20, d_model: int = 64, out_dir: Path | None = None, **_) -> Path:
+    "Passkey retrieval: train at `train_length` (random depths), score exact match on the length x depth grid."
+    from memlab.harness import Task
+    from memlab.tasks import passkey, passkey_grid
+    tasks = [Task('passkey', train=lambda s: passkey(4000, train_length, seed=s),
+                  test=lambda s: {f'passkey-{L}@{d:g}': ex for (L, d), ex in passkey_grid(n, lengths, seed=10_000 + s).items()},
+                  fit=dict(max_steps=_steps(max_steps, 2000), batch_size=16, lr=1e-3, warmup_steps=100), model=dict(d_model=d_model))]
+    return _harness_suite('passkey', 'Passkey retrieval', tasks, systems, seeds, out_dir,
+                          f"memlab bench passkey --systems {','.join(systems)}", controls=('on', 'reset', 'shuffled'))
+
+def bench_copy(systems=('lstm', 'transformer'), seeds=(0,), max_steps: int | None = None, d_model: int = 64,
+               out_dir: Path | None = None, **_) -> Path:
+    "Selective copy (V 16, L 256, 16 tokens)."
+    from memlab.harness import Task
+    from memlab.tasks import selective_copy
+    tasks = [Task('copy', train=lambda s: selective_copy(10_000, seed=s), test=lambda s: {'selective-copy': selective_copy(1000, seed=10_000 + s)},
+                  fit=dict(max_steps=_steps(max_steps, 4000), batch_size=32, lr=1e-3, warmup_steps=100), model=dict(d_model=d_model))]
+    return _harness_suite('copy', 'Selective copy', tasks, systems, seeds, out_dir, f"memlab bench copy --systems {','.join(systems)}")
+
+def bench_lm(systems=('lstm', 'transformer'), task: str = 'wikitext2', minutes: float | None = 10.0, max_steps: int | None = None,
+             seeds=(0,), batch_size: int = 32, seq_len: int = 64, controls=('on', 'reset', 'shuffled'),
+             out_dir: Path | None = None, **model) -> Path:
+    "Perplexity after an equal budget per system (each with its recipe), test split scored under the controls."
+    from memlab.harness import Task
+    t = Task(task, corpus=task, model=model, fit=dict(minutes=minutes, max_steps=max_steps, batch_size=batch_size, seq_len=seq_len))
+    cmd = f"memlab bench lm --systems {','.join(systems)}" + (f' --minutes {minutes:g}' if minutes else '') + (f' --max-steps {max_steps}' if max_steps else '')
+    return _harness_suite('lm', f'{task}: equal budget ({minutes} min)' if minutes else f'{task}: {max_steps} steps',
+                          [t], systems, seeds, out_dir, cmd, controls)
+
+def bench_perf(systems=('lstm', 'transformer'), task: str = 'wikitext2', steps: int = 30, batch_size: int = 32, seq_len: int = 64,
+               lengths=(64, 1024, 4096), out_dir: Path | None = None, max_steps: int | None = None, **model) -> Path:
+    "Training and scoring tokens/s, state bytes per sequence at several lengths, parameters and causality, per system."
+    from memlab.harness import build, state_bytes
+    from memlab.systems.interface import causality_check
+    from memlab.core import lookup, pick_device
+    out, corpus = _out_dir('perf', out_dir), lookup('task', task)()
+    V, dev, steps = len(corpus.vocab), pick_device(None), max_steps or steps
+    x = corpus.train[:batch_size * seq_len].view(batch_size, seq_len).to(dev)
+    rows = []
+    for s in systems:
+        m = build(s, V, 0, **model).to(dev)
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
+        def step():
+            o = m(x, m.init_state(batch_size, dev))
+            F.cross_entropy(o.logits.flatten(0, 1).float(), x.flatten()).backward(); opt.step(); opt.zero_grad()
+        for _ in range(3): step()
+        t = time.perf_counter()
+        for _ in range(steps): step()
+        train_s = (time.perf_counter() - t) / steps
+        with torch.no_grad():
+            t = time.perf_counter()
+            for _ in range(steps): m(x, m.init_state(batch_size, dev))
+            fwd_s = (time.perf_counter() - t) / steps
+        p = m.param_counts()
+        rows.append(dict(system=s, train_tokens_per_s=batch_size * seq_len / train_s, forward_tokens_per_s=batch_size * seq_len / fwd_s,
+                         embedding_params=p['embedding'], core_params=p['core'], causal_change=causality_check(m, V),
+                         **{f'state_bytes@{L}': state_bytes(m, V, L) for L in lengths}))
+        print(rows[-1], flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out/'results.json', json.dumps(rows, indent=1))
+    head = (f"# Throughput and memory on {task} ({pick_device(None)}, {torch.get_num_threads()} threads)\n\n"
+            f"`memlab bench perf --systems {','.join(systems)}` — batch {batch_size} x {seq_len}, mean of {steps} steps after 3 warm-up steps. "
+            "State bytes per sequence: carried State (batch of one) + within-call KV cache.\n\n")
+    atomic_write_text(out/'leaderboard.md', head + _md_table(rows, list(rows[0])))
+    return out
+
+SUITES.update(smoke=bench_smoke, mqar=bench_mqar, passkey=bench_passkey, copy=bench_copy, lm=bench_lm, perf=bench_perf)
+
+# %% ../nbs/60_bench.ipynb #47e4f2f7
+def bench_telemetry(systems=('transformer',), task: str = 'wikitext2', max_steps: int | None = None, rounds: int = 3,
+                    out_dir: Path | None = None, **kw) -> Path:
+    "`memlab bench telemetry`: wall time of training with / without Recorder + Companion + browsed live dashboard."
+    from memlab.dashboard import telemetry_overhead
+    out = _out_dir('telemetry', out_dir)
+    train_kw = {k: kw[k] for k in ('batch_size', 'seq_len', 'lr', 'device') if kw.get(k) is not None}
+    rows, steps = [], max_steps or 60
+    for s in systems:
+        r = telemetry_overhead(s, task, steps=steps, rounds=rounds, seed=kw.get('seed') or 0, train_kw=train_kw)
+        rows.append(r); print(r, flush=True)
+        atomic_write_text(out/'results.json', json.dumps(rows, indent=1))
+    flat = [dict(system=r['system'], steps=r['steps'], rounds=r['rounds'], every=r['every'], refresh_ms=r['refresh_ms'],
+                 browser='yes' if r['browser'] else 'no', without_s=float(np.median(r['seconds']['without'])),
+                 with_s=float(np.median(r['seconds']['with'])), ratio=r['ratio'], within_5_percent='yes' if r['ratio'] <= 1.05 else 'NO')
+            for r in rows]
+    cmd = f"memlab bench telemetry --systems {','.join(systems)} --max-steps {steps}"
+    atomic_write_text(out/'leaderboard.md', f"# Telemetry overhead on {task}\n\n`{cmd}`\n\nratio = median wall time of `fit` with "
+                      "Recorder + Companion + served dashboard (browsed by headless Chromium when present) / without; interleaved rounds\n\n"
+                      + _md_table(flat, list(flat[0])))
+    return out
+
+SUITES['telemetry'] = bench_telemetry

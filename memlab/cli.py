@@ -84,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--resume', metavar='RUN_DIR', help='continue the run in RUN_DIR from its latest checkpoint (budget options may extend it)')
     _budget(t)
     b = sub.add_parser('bench', help='run a benchmark suite')
-    b.add_argument("suite", help="lm | search | traces | layers")
+    b.add_argument("suite", help="smoke | mqar | passkey | copy | lm | perf | search | traces | layers | ddp")
     b.add_argument('--systems', default='lstm,transformer', help='comma-separated system names')
     _budget(b); b.set_defaults(minutes=10.0)
     v = sub.add_parser('dash', help='serve the dashboard over a recorded run (saved, or still training)')
