@@ -72,16 +72,18 @@ def test_sigkill_during_checkpoint_write_then_resume(tmp_path):
     assert sorted(b) == list(range(1, 41))
     assert max(abs(a[s] - b[s]) for s in a) <= 1e-6, [(s, a[s], b[s]) for s in a if a[s] != b[s]][:5]
 
+DDP_CFG = dict(batch_size=4, seq_len=16, max_steps=8, minutes=None, eval_every=4, eval_tokens=256, eval_batch_size=2, log_every=1)
+
 # two ranks train SharedMemoryLM (a memory shared by the batch, written under no_grad) on different rows
 DDP_WORKER = textwrap.dedent('''
     import json, sys, torch, torch.distributed as dist
+    from safetensors.torch import save_file
     from memlab.data import tinyshakespeare
     from memlab.distributed import SharedMemoryLM
     from memlab.train import Trainer, TrainConfig
     ts = tinyshakespeare()
     torch.manual_seed(0)
-    tr = Trainer(SharedMemoryLM(len(ts.vocab), d_model=16), ts, TrainConfig(batch_size=4, seq_len=16, max_steps=8, minutes=None,
-                 eval_every=4, eval_tokens=256, eval_batch_size=2, log_every=1), run_dir=sys.argv[1], progress=False)
+    tr = Trainer(SharedMemoryLM(len(ts.vocab), d_model=16), ts, TrainConfig(**CFG), run_dir=sys.argv[1], progress=False)
     x, _ = next(tr.batches())
     res = tr.fit()
     flat = torch.cat([p.detach().flatten() for p in tr.model.parameters()] + [tr.state['mem'].flatten()])
@@ -90,12 +92,13 @@ DDP_WORKER = textwrap.dedent('''
     out = dict(rank=tr.env.rank, world=res['world_size'], steps=res['steps'], max_diff=(got[0] - got[1]).abs().max().item(),
                mem_norm=tr.state['mem'].norm().item(), same_rows=rows[0] == rows[1])
     print(json.dumps(out), flush=True)
+    if tr.env.is_main: save_file({'flat': flat}, sys.argv[2])
     dist.destroy_process_group()
 ''')
 
 def test_ddp_two_gloo_processes_keep_parameters_and_memory_identical(tmp_path):
-    (tmp_path/'worker.py').write_text(DDP_WORKER)
-    r = subprocess.run([BIN/'torchrun', '--standalone', '--nproc_per_node=2', tmp_path/'worker.py', tmp_path/'run'],
+    (tmp_path/'worker.py').write_text(DDP_WORKER.replace('**CFG', '**' + repr(DDP_CFG)))
+    r = subprocess.run([BIN/'torchrun', '--standalone', '--nproc_per_node=2', tmp_path/'worker.py', tmp_path/'run', tmp_path/'flat.st'],
                        capture_output=True, text=True, env=ENV, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     outs = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
@@ -124,3 +127,15 @@ def test_torchrun_memlab_cli_train(tmp_path):
     run = only_run(tmp_path/'runs')
     res = json.loads((run/'results.json').read_text())
     assert res['world_size'] == 2 and res['steps'] == 6 and res['train_tokens'] == 6 * 2 * 4 * 16
+
+    # the documented semantics: 2 ranks x 4 rows = one process with 8 rows (gradients and shared-memory writes are means)
+    from safetensors.torch import load_file
+    from memlab.data import tinyshakespeare
+    from memlab.distributed import SharedMemoryLM
+    from memlab.train import Trainer, TrainConfig
+    ts = tinyshakespeare()
+    torch.manual_seed(0)
+    one = Trainer(SharedMemoryLM(len(ts.vocab), d_model=16), ts, TrainConfig(**{**DDP_CFG, 'batch_size': 8}), progress=False)
+    one.fit()
+    flat = torch.cat([p.detach().flatten() for p in one.model.parameters()] + [one.state['mem'].flatten()])
+    assert (flat - load_file(tmp_path/'flat.st')['flat']).abs().max() <= 1e-5
