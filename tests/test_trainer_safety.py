@@ -116,6 +116,21 @@ def test_ddp_two_gloo_processes_keep_parameters_and_memory_identical(tmp_path):
     files, meta = read_checkpoint(latest_checkpoint(run))
     assert meta['world_size'] == 2 and files['train.safetensors']['state.h'].shape[0] == 8   # both ranks' rows saved
 
+    # the documented semantics: 2 ranks x 4 rows = one process with 8 rows (gradients and shared-memory writes are means)
+    from safetensors.torch import load_file
+    from memlab.data import tinyshakespeare
+    from memlab.distributed import SharedMemoryLM
+    from memlab.train import Trainer, TrainConfig
+    ts = tinyshakespeare()
+    torch.manual_seed(0)
+    one = Trainer(SharedMemoryLM(len(ts.vocab), d_model=16), ts, TrainConfig(**{**DDP_CFG, 'batch_size': 8}), progress=False)
+    one.fit()
+    flat = torch.cat([p.detach().flatten() for p in one.model.parameters()] + [one.state['mem'].flatten()])
+    diff = (flat - load_file(tmp_path/"flat.st")["flat"]).abs().max().item()
+    print("DDP vs one process, max abs diff", diff)
+    assert diff <= 1e-5, diff
+
+
 def test_torchrun_memlab_cli_train(tmp_path):
     "`torchrun --nproc_per_node=2 -m memlab.cli train`: one run folder, written by rank 0, reported once."
     r = subprocess.run([BIN/'torchrun', '--standalone', '--nproc_per_node=2', '-m', 'memlab.cli', 'train', '--system', 'lstm',
@@ -127,15 +142,3 @@ def test_torchrun_memlab_cli_train(tmp_path):
     run = only_run(tmp_path/'runs')
     res = json.loads((run/'results.json').read_text())
     assert res['world_size'] == 2 and res['steps'] == 6 and res['train_tokens'] == 6 * 2 * 4 * 16
-
-    # the documented semantics: 2 ranks x 4 rows = one process with 8 rows (gradients and shared-memory writes are means)
-    from safetensors.torch import load_file
-    from memlab.data import tinyshakespeare
-    from memlab.distributed import SharedMemoryLM
-    from memlab.train import Trainer, TrainConfig
-    ts = tinyshakespeare()
-    torch.manual_seed(0)
-    one = Trainer(SharedMemoryLM(len(ts.vocab), d_model=16), ts, TrainConfig(**{**DDP_CFG, 'batch_size': 8}), progress=False)
-    one.fit()
-    flat = torch.cat([p.detach().flatten() for p in one.model.parameters()] + [one.state['mem'].flatten()])
-    assert (flat - load_file(tmp_path/'flat.st')['flat']).abs().max() <= 1e-5
