@@ -7,6 +7,7 @@ if 'MEMLAB_DATA_DIR' not in os.environ and (_shared/'wikitext-2').is_dir():
     os.environ['MEMLAB_DATA_DIR'] = str(_shared)
 
 if os.environ.get('PYTEST_XDIST_WORKER'):  # one torch thread per worker: workers x threads = cores
+    os.environ.setdefault('OMP_NUM_THREADS', '1')   # ... and in the processes the tests start (memlab, torchrun, notebooks)
     import torch
     torch.set_num_threads(1)
 
