@@ -29,7 +29,7 @@ PROBE_DIMS = {
     'hologram.spectrum': ('slot', 'freq'), 'hologram.rms': ('slot',), 'memory.usage': ('slot',),
     'attention.map': ('layer', 'head', 'query', 'key'), 'torus.phase': ('token', 'angle'),
     'surprise': ('token',), 'scan.state_norm': ('layer',), 'retrieval.topk': ('k',),
-    'trigger.rate': (), 'trigger.threshold': (), 'retrieval.entropy': (),
+    'trigger.rate': (), 'trigger.threshold': (), 'retrieval.entropy': (), 'pm.strength': ('layer', 'slot'),
 }
 METRICS = ('loss', 'ppl', 'lr', 'grad_norm', 'tokens_per_s', 'tokens', 'epoch', 'elapsed_s', 'val_loss', 'val_ppl')
 EVENT_FIELDS = ('amount', 'merged', 'before', 'after')   # numbers an event may carry (NaN when it does not)
