@@ -6,7 +6,7 @@ Docs: https://github.com/memlab/memlab/distributed.html.md"""
 
 # %% ../nbs/31_distributed.ipynb #18603543
 from __future__ import annotations
-import os
+import atexit, gc, os
 from dataclasses import dataclass
 
 import torch
@@ -53,13 +53,16 @@ def init_distributed(device: torch.device) -> tuple[DistEnv, torch.device]:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+        atexit.register(shutdown_distributed)   # leave while the interpreter is whole, even if the script forgets to
     if dist.get_world_size() != env.world_size:
         raise ConfigError(f"the process group has {dist.get_world_size()} ranks but WORLD_SIZE={env.world_size}")
     return env, device
 
 def shutdown_distributed():
     "Leave the process group, if this process joined one."
-    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+    if dist.is_available() and dist.is_initialized():
+        gc.collect()   # DDP wrappers in reference cycles still hold the group; free them first
+        dist.destroy_process_group()
 
 # %% ../nbs/31_distributed.ipynb #c917a752
 def rank_rows(x: Tensor, env: DistEnv) -> Tensor:

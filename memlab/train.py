@@ -6,7 +6,7 @@ Docs: https://github.com/memlab/memlab/train.html.md"""
 
 # %% ../nbs/30_train.ipynb #ea1e724b
 from __future__ import annotations
-import contextlib, json, math, os, random, shutil, threading, time, warnings
+import contextlib, gc, json, math, os, random, shutil, threading, time, warnings
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -251,8 +251,7 @@ class Trainer:
                 raise ConfigError(f"{type(model).__name__} has no gradient checkpointing (no `checkpointing(on)` method); "
                                   f"set grad_checkpointing=False")
             model.checkpointing(True)
-        self.net = (DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == 'cuda' else None,
-                                            find_unused_parameters=True) if self.env.active else model)
+        self.net = model   # wrapped in DistributedDataParallel only while `fit` runs under torchrun
         self.opt = (torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
                     if cfg.optimizer == 'adamw' else torch.optim.SGD(model.parameters(), lr=cfg.lr))
         self._stop = threading.Event()
@@ -395,6 +394,15 @@ Trainer._skip = _skip
 
 def _fit(self: Trainer, resume: Path | bool | None = None) -> dict:
     "Train until the budget ends or validation stops improving, or continue from a checkpoint (`resume`: True for this run folder's latest); restore the best weights."
+    if self.env.active:
+        self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None,
+                                           find_unused_parameters=True)
+    try: return _fit_steps(self, resume)
+    finally:   # no DDP reducer may outlive `fit`: one alive at exit keeps gloo threads that abort the interpreter's shutdown
+        if self.net is not self.model: self.net = self.model; gc.collect()
+
+def _fit_steps(self: Trainer, resume: Path | bool | None = None) -> dict:
+    "The body of `Trainer.fit`, with `self.net` ready."
     cfg, m, env = self.cfg, self.model, self.env
     seed_everything(cfg.seed + env.rank); m.train()
     self._reset()
