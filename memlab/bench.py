@@ -301,11 +301,12 @@ def bench_mqar(systems=('lstm', 'transformer'), seeds=(0,), max_steps: int | Non
     from memlab.harness import Task
     from memlab.tasks import mqar
     if config not in ('quick', 'paper'): raise bad_choice('mqar config', config, ('quick', 'paper'))
-    grid = [(256, 64, 4, 10_000, 1000)] if config == 'quick' else [(8192, L, P, 100_000, 3000) for L, P in MQAR_PAPER]
+    grid = [(256, 64, 4, 100_000, 1000)] if config == 'quick' else [(8192, L, P, 100_000, 3000) for L, P in MQAR_PAPER]
     tasks = [Task(f'mqar-{L}', train=lambda s, V=V, L=L, P=P, n=n: mqar(n, V, L, P, seed=s),
                   test=lambda s, V=V, L=L, P=P, m=m: {f'mqar-V{V}-L{L}-P{P}': mqar(m, V, L, P, seed=10_000 + s)},
-                  fit=dict(max_steps=_steps(max_steps, 8000), batch_size=64, lr=lr or 1e-3, warmup_steps=200, weight_decay=0.1),
-                  model=dict(d_model=d_model)) for V, L, P, n, m in grid]
+                  fit=dict(max_steps=_steps(max_steps, 12_000), batch_size=64, lr=lr or 3e-3, beta2=0.98, warmup_steps=200,
+                           weight_decay=0.1),
+                  model=dict(d_model=d_model), per_system={'transformer': dict(n_heads=2)}) for V, L, P, n, m in grid]
     return _harness_suite('mqar', f'MQAR ({config} config)', tasks, systems, seeds, out_dir,
                           f"memlab bench mqar --systems {','.join(systems)}" + (f' --max-steps {max_steps}' if max_steps else ''))
 

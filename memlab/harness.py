@@ -74,7 +74,7 @@ def fit_examples(model: SequenceModel, ex: Examples, cfg: TrainConfig, tbptt: bo
     if not cfg.max_steps: raise ConfigError("fit_examples needs a step budget: set max_steps")
     dev = pick_device(cfg.device); model.to(dev).train()
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, cfg.beta2))
     g = torch.Generator().manual_seed(cfg.seed)
     order, at, loss, t0 = torch.randperm(len(ex), generator=g), 0, float('nan'), time.perf_counter()
     for step in tqdm(range(cfg.max_steps), desc=f'fit {ex.name}', disable=not progress, mininterval=1.0):
@@ -179,6 +179,7 @@ class Task:
     test: Callable[[int], dict[str, Examples]] | None = None  # seed -> named test sets
     fit: dict = field(default_factory=dict)                  # TrainConfig settings
     model: dict = field(default_factory=dict)                # system constructor settings
+    per_system: dict = field(default_factory=dict)           # system name -> settings for that system only (e.g. heads)
     corpus: str | None = None                                # a registered corpus (language modelling)
     eval_tokens: int | None = None                           # corpus tokens scored (None: the whole test split)
     tbptt: bool = False                                      # detach between segments while fitting examples
@@ -218,12 +219,13 @@ def run_harness(systems, tasks: list[Task], seeds=(0,), controls=CONTROLS, progr
             for name, system in systems.items():
                 if progress: print(f'== {name} on {task.name}, seed {seed}', flush=True)
                 make = lookup('system', system) if isinstance(system, str) else system
-                model = build(make, V, seed, **task.model)
+                kw = {**task.model, **task.per_system.get(name, {})}
+                model = build(make, V, seed, **kw)
                 fit = _fit(model, task, data, seed, progress, getattr(make, 'recipe', None))
                 scores = _score(model, task, data, tests, [c for c in controls if c != 'none'])
                 if 'none' in controls:
                     if carries_state(model, V) or getattr(make, 'memoryless', None):
-                        bare = build(make, V, seed, memoryless=True, **task.model)
+                        bare = build(make, V, seed, memoryless=True, **kw)
                         _fit(bare, task, data, seed, progress, getattr(make, 'recipe', None))
                         for t, s in _score(bare, task, data, tests, ['on']).items(): scores[t]['none'] = s['on']
                     else:

@@ -45,6 +45,7 @@ class TrainConfig:
     optimizer: str = 'adamw'        # adamw | sgd
     lr: float = 2e-3
     weight_decay: float = 0.01
+    beta2: float = 0.999            # AdamW second-moment decay (0.98 helps small transformers past plateaus)
     warmup_steps: int = 50
     clip: float = 1.0               # max gradient norm
     max_steps: int | None = None    # step budget (None: time only)
@@ -252,7 +253,7 @@ class Trainer:
                                   f"set grad_checkpointing=False")
             model.checkpointing(True)
         self.net = model   # wrapped in DistributedDataParallel only while `fit` runs under torchrun
-        self.opt = (torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.opt = (torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, cfg.beta2))
                     if cfg.optimizer == 'adamw' else torch.optim.SGD(model.parameters(), lr=cfg.lr))
         self._stop = threading.Event()
         self._reset()
