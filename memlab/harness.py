@@ -74,7 +74,7 @@ def fit_examples(model: SequenceModel, ex: Examples, cfg: TrainConfig, tbptt: bo
     if not cfg.max_steps: raise ConfigError("fit_examples needs a step budget: set max_steps")
     dev = pick_device(cfg.device); model.to(dev).train()
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, cfg.beta2))
+    opt = cfg.make_optimizer(params)
     g = torch.Generator().manual_seed(cfg.seed)
     order, at, loss, t0 = torch.randperm(len(ex), generator=g), 0, float('nan'), time.perf_counter()
     for step in tqdm(range(cfg.max_steps), desc=f'fit {ex.name}', disable=not progress, mininterval=1.0):

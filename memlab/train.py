@@ -75,6 +75,12 @@ class TrainConfig:
         if self.precision not in PRECISIONS: raise bad_choice('precision', self.precision, PRECISIONS)
         if self.device is not None: pick_device(self.device)  # a bad device fails here, before a run folder exists
 
+    def make_optimizer(self, params):
+        "The optimiser this config asks for, over `params`."
+        params = list(params)
+        if self.optimizer == 'sgd': return torch.optim.SGD(params, lr=self.lr)
+        return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay, betas=(0.9, self.beta2))
+
     def lr_at(self, step: int, progress: float) -> float:
         "Learning rate after `step` steps at budget `progress` in [0, 1]: linear warmup, then cosine to 10 %."
         if step < self.warmup_steps: return self.lr * (step + 1) / self.warmup_steps
@@ -253,8 +259,7 @@ class Trainer:
                                   f"set grad_checkpointing=False")
             model.checkpointing(True)
         self.net = model   # wrapped in DistributedDataParallel only while `fit` runs under torchrun
-        self.opt = (torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, cfg.beta2))
-                    if cfg.optimizer == 'adamw' else torch.optim.SGD(model.parameters(), lr=cfg.lr))
+        self.opt = cfg.make_optimizer(model.parameters())
         self._stop = threading.Event()
         self._reset()
 
