@@ -6,7 +6,7 @@ Docs: https://github.com/memlab/memlab/distributed.html.md"""
 
 # %% ../nbs/31_distributed.ipynb #18603543
 from __future__ import annotations
-import atexit, gc, os
+import atexit, gc, os, sys
 from dataclasses import dataclass
 
 import torch
@@ -19,8 +19,8 @@ from .state import State
 from .systems.interface import Output, SequenceModel, TiedEmbedding
 
 # %% auto #0
-__all__ = ['DistEnv', 'dist_env', 'init_distributed', 'shutdown_distributed', 'rank_rows', 'sync_state', 'agree_max',
-           'broadcast_object', 'gather_objects', 'broadcast_module', 'SharedMemoryLM']
+__all__ = ['DistEnv', 'dist_env', 'init_distributed', 'shutdown_distributed', 'end_worker', 'rank_rows', 'sync_state',
+           'agree_max', 'broadcast_object', 'gather_objects', 'broadcast_module', 'SharedMemoryLM']
 
 # %% ../nbs/31_distributed.ipynb #f07ef737
 @dataclass(frozen=True)
@@ -63,6 +63,12 @@ def shutdown_distributed():
     if dist.is_available() and dist.is_initialized():
         gc.collect()   # DDP wrappers in reference cycles still hold the group; free them first
         dist.destroy_process_group()
+
+def end_worker(code: int = 0):
+    "Leave the group and end this torchrun worker now, output flushed, skipping interpreter teardown (where gloo's threads can still abort a finished worker)."
+    shutdown_distributed()
+    sys.stdout.flush(); sys.stderr.flush()
+    os._exit(code)
 
 # %% ../nbs/31_distributed.ipynb #c917a752
 def rank_rows(x: Tensor, env: DistEnv) -> Tensor:

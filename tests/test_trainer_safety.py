@@ -79,7 +79,7 @@ DDP_WORKER = textwrap.dedent('''
     import json, sys, torch, torch.distributed as dist
     from safetensors.torch import save_file
     from memlab.data import tinyshakespeare
-    from memlab.distributed import SharedMemoryLM
+    from memlab.distributed import SharedMemoryLM, end_worker
     from memlab.train import Trainer, TrainConfig
     ts = tinyshakespeare()
     torch.manual_seed(0)
@@ -94,7 +94,7 @@ DDP_WORKER = textwrap.dedent('''
                unwrapped=tr.net is tr.model)   # no DDP reducer outlives fit (one alive at exit can abort the process)
     open(f'{sys.argv[2]}.rank{tr.env.rank}.json', 'w').write(json.dumps(out))   # not stdout: two ranks' lines can interleave
     if tr.env.is_main: save_file({'flat': flat}, sys.argv[2])
-    dist.destroy_process_group()
+    end_worker()   # finished: results written
 ''')
 
 def test_ddp_two_gloo_processes_keep_parameters_and_memory_identical(tmp_path):
