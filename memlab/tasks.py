@@ -6,7 +6,6 @@ Docs: https://github.com/memlab/memlab/tasks.html.md"""
 
 # %% ../nbs/21_tasks.ipynb #392a4276
 from __future__ import annotations
-import math
 from dataclasses import dataclass, replace
 
 import torch

@@ -26,8 +26,8 @@ def test_train_tiny_run(tmp_path):
 
 BAD_INPUT = {
     'unknown system': (['train', '--system', 'brain'], {}, "unknown system 'brain'; choose one of lstm, transformer"),
-    'unknown task': (['train', '--task', 'wikitext3'], {}, "unknown task 'wikitext3'; choose one of"),
-    'unknown suite': (['bench', 'nope'], {}, "unknown benchmark suite 'nope'; choose one of"),
+    'unknown task': (['train', '--task', 'wikitext3'], {}, "unknown corpus 'wikitext3'; choose one of"),
+    'unknown suite': (['bench', 'nope'], {}, "unknown suite 'nope'; choose one of"),
     'bad device': (['train', '--device', 'tpu'], {}, "unknown device 'tpu'; choose one of auto, cpu"),
     'missing data dir': (['train', '--task', 'tinyshakespeare'], {'MEMLAB_DATA_DIR': '/nonexistent/memlab-data'}, 'does not exist'),
 }

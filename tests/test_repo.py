@@ -29,3 +29,9 @@ def test_notebooks_are_clean(tmp_path):
 def test_readme_matches_index():
     r = subprocess.run([sys.executable, ROOT/'tools'/'readme.py', '--check'], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+def test_lint():
+    "ruff (configured in pyproject.toml) over the exported package, and through nbqa over every notebook cell."
+    for cmd in ([BIN/'ruff', 'check', 'memlab'], [BIN/'nbqa', 'ruff', 'nbs']):
+        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, f'{cmd[0].name} found problems:\n{r.stdout[-4000:]}{r.stderr[-2000:]}'

@@ -79,7 +79,8 @@ DDP_WORKER = textwrap.dedent('''
     import json, sys, torch, torch.distributed as dist
     from safetensors.torch import save_file
     from memlab.data import tinyshakespeare
-    from memlab.distributed import SharedMemoryLM, end_worker
+    from memlab.distributed import end_worker
+    from memlab.systems.shared_memory import SharedMemoryLM
     from memlab.train import Trainer, TrainConfig
     ts = tinyshakespeare()
     torch.manual_seed(0)
@@ -121,7 +122,7 @@ def test_ddp_two_gloo_processes_keep_parameters_and_memory_identical(tmp_path):
     # the documented semantics: 2 ranks x 4 rows = one process with 8 rows (gradients and shared-memory writes are means)
     from safetensors.torch import load_file
     from memlab.data import tinyshakespeare
-    from memlab.distributed import SharedMemoryLM
+    from memlab.systems.shared_memory import SharedMemoryLM
     from memlab.train import Trainer, TrainConfig
     ts = tinyshakespeare()
     torch.manual_seed(0)
