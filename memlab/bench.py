@@ -123,7 +123,8 @@ def bench_traces(n_traces: int = 10_000_000, key_dim: int = 32, value_dim: int =
                bound_mb=bound / 2**20, within_bound=peak <= bound, search_16q_s=search_s, rss_after_search_mb=rss_bytes() / 2**20)
     atomic_write_text(out/'results.json', json.dumps(res, indent=1))
     atomic_write_text(out/'leaderboard.md', f"# TraceStore: {len(ts):,} traces\n\n`memlab bench traces`\n\n" + markdown_table([res], list(res)))
-    path.unlink()   # 2.5 GB of random numbers are not worth keeping
+    ts.close()
+    path.unlink(); ts.lock.path.unlink(missing_ok=True)   # 2.5 GB of random numbers are not worth keeping
     return out
 
 # %% ../nbs/60_bench.ipynb #d74fcf01

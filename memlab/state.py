@@ -6,7 +6,7 @@ Docs: https://github.com/memlab/memlab/state.html.md"""
 
 # %% ../nbs/03_state.ipynb #f5af4baf
 from __future__ import annotations
-import json
+import hashlib, json
 from pathlib import Path
 
 import torch
@@ -15,10 +15,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
-from .core import ConfigError, MemlabError, atomic_path
+from .core import ConfigError, FileLock, MemlabError, atomic_path
 
 # %% auto #0
-__all__ = ['STATE_SCHEMA', 'State', 'StateFileError', 'sub', 'put']
+__all__ = ['STATE_SCHEMA', 'State', 'state_checksum', 'StateFileError', 'sub', 'put']
 
 # %% ../nbs/03_state.ipynb #ae10f810
 class State:
@@ -64,38 +64,82 @@ class State:
         return State(**{k: v if k in self.shared else _r(v) for k, v in self.items()}).share(*self.shared)
 
 # %% ../nbs/03_state.ipynb #89d47c85
-STATE_SCHEMA = 1
+def state_checksum(tensors: dict[str, Tensor]) -> str:
+    "SHA-256 (hex) over each tensor in name order: `name:dtype:[shape];` then its raw bytes."
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().cpu()
+        h.update(f"{name}:{str(t.dtype).removeprefix('torch.')}:{list(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+# %% ../nbs/03_state.ipynb #d15eb519
+STATE_SCHEMA = 2      # 2 added `memlab.sha256`; schema-1 files are still read, unverified
 
 class StateFileError(MemlabError):
-    "A state file that is unreadable, of another schema version, or of another kind."
+    "A state file that is unreadable, corrupt, of another schema version, or of another kind."
+
+def _restore(path) -> str: return f"restore {path} from a backup, or start from a fresh state"
+
+def _header_json(header: dict, key: str, default, path: Path):
+    "Header field `key` parsed as JSON of `default`'s type (`default` when absent), or a `StateFileError`."
+    raw = header.get(key)
+    if raw is None: return default
+    try: value = json.loads(raw)
+    except json.JSONDecodeError: value = None
+    if not isinstance(value, type(default)):
+        raise StateFileError(f"{path} is corrupt: its header field {key} holds {raw[:80]!r}, not a JSON "
+                             f"{'object' if isinstance(default, dict) else 'list'}; {_restore(path)}")
+    return value
 
 @patch
 def save(self: State, path: str | Path, kind: str, meta: dict | None = None):
-    "Write this state to `path` (safetensors; schema, `kind` and `meta` in the header), atomically."
-    header = {'memlab.schema': str(STATE_SCHEMA), 'memlab.kind': kind, 'memlab.meta': json.dumps(meta or {}),
-              'memlab.shared': json.dumps(sorted(self.shared))}
-    with atomic_path(path) as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.items()}, str(tmp), metadata=header)
+    "Write this state to `path` (safetensors; schema, `kind`, `meta` and checksum in the header), atomically, under a lock."
+    path = Path(path)
+    if path.is_dir(): raise StateFileError(f"{path} is a directory; give the path of a state file to write")
+    if not isinstance(meta or {}, dict): raise ConfigError(f"cannot save the state to {path}: meta must be a dict, not {type(meta).__name__}")
+    try: meta_json = json.dumps(meta or {})
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"cannot save the state to {path}: its meta is not JSON ({e}); use numbers, strings, lists and dicts") from None
+    tensors = {k: v.detach().contiguous().cpu() for k, v in self.items()}
+    header = {'memlab.schema': str(STATE_SCHEMA), 'memlab.kind': kind, 'memlab.meta': meta_json,
+              'memlab.shared': json.dumps(sorted(self.shared)), 'memlab.sha256': state_checksum(tensors)}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(path, 'state file'), atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata=header)
+    except (OSError, SafetensorError) as e:
+        raise StateFileError(f"cannot write state file {path} ({getattr(e, 'strerror', None) or e}); any earlier file there is "
+                             f"unchanged: free disk space or fix the folder's permissions, then save again") from None
 
 @patch(cls_method=True)
 def load(cls: State, path: str | Path, kind: str | None = None, device=None) -> State:
-    "Read a state saved by `State.save`; checks schema and (if given) `kind`. `.meta` holds the metadata."
+    "Read a state saved by `State.save`; checks schema, checksum and (if given) `kind`. `.meta` holds the metadata."
     path = Path(path)
+    if path.is_dir(): raise StateFileError(f"{path} is a directory; give the path of a state file")
+    if not path.exists(): raise StateFileError(f"{path} does not exist; check the path, or start from a fresh state")
     try:
-        with safe_open(str(path), 'pt', device=str(device or 'cpu')) as f:
+        with safe_open(str(path), 'pt', device='cpu') as f:
             header = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
         raise StateFileError(f"{path} is not a readable memlab state file ({e}); it may be truncated, "
                              f"corrupt or not a state file at all") from None
     schema = header.get('memlab.schema')
-    if schema != str(STATE_SCHEMA):
-        raise StateFileError(f"{path} has state schema {schema!r}; this memlab reads schema {STATE_SCHEMA}. "
+    if schema not in ('1', str(STATE_SCHEMA)):
+        raise StateFileError(f"{path} has state schema {schema!r}; this memlab reads schemas 1 and {STATE_SCHEMA}. "
                              f"Load it with the memlab version that wrote it and re-save, or start from a fresh state.")
+    if schema != '1' and header.get('memlab.sha256') != state_checksum(tensors):
+        raise StateFileError(f"{path} is corrupt: its tensors do not match the checksum saved with them (a changed byte, "
+                             f"or a dtype or shape rewritten in the header); {_restore(path)}")
     if kind is not None and header.get('memlab.kind') != kind:
         raise StateFileError(f"{path} holds a {header.get('memlab.kind')!r} state, not {kind!r}")
-    st = cls(**tensors).share(*json.loads(header.get('memlab.shared', '[]')))
-    st.meta = json.loads(header.get('memlab.meta', '{}'))
+    meta, shared = _header_json(header, 'memlab.meta', {}, path), _header_json(header, 'memlab.shared', [], path)
+    if unknown := [n for n in shared if not isinstance(n, str) or n not in tensors]:
+        raise StateFileError(f"{path} is corrupt: its header marks {', '.join(map(repr, unknown))} as shared, but it holds "
+                             f"{', '.join(tensors) or 'no tensors'}; {_restore(path)}")
+    st = cls(**tensors).share(*shared)
+    if device is not None: st = st.to(device)
+    st.meta = meta
     return st
 
 # %% ../nbs/03_state.ipynb #1300aab9

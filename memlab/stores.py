@@ -6,7 +6,7 @@ Docs: https://github.com/memlab/memlab/stores.html.md"""
 
 # %% ../nbs/04_stores.ipynb #cd60a41e
 from __future__ import annotations
-import math, mmap, os, struct
+import contextlib, math, mmap, os, struct, warnings, zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from torch import Tensor
 
 from .algebra import bind_spectra, from_spectrum, spectrum, unbind_spectra
-from .core import ConfigError, MemlabError, atomic_path, bad_choice, emit, listening
+from .core import ConfigError, FileLock, MemlabError, atomic_path, bad_choice, emit, listening
 from .search import batched_topk, exact_topk, merge_topk
 from .state import State
 
@@ -186,30 +186,41 @@ def read(self: Hologram, state: State, addr: Tensor, keys: Tensor) -> Tensor:
     return from_spectrum(unbind_spectra((w[..., None] * slots).sum(2), spectrum(keys)), self.dim)
 
 # %% ../nbs/04_stores.ipynb #77a43888
-TRACE_MAGIC, TRACE_SCHEMA, TRACE_HEADER = b'MLTRACE\0', 1, 64
-_HDR = struct.Struct('<8sIIIQ')   # magic, schema, key_dim, value_dim, count
+TRACE_MAGIC, TRACE_SCHEMA, TRACE_HEADER = b'MLTRACE\0', 2, 64
+_HDR = struct.Struct('<8sIIIQI')   # magic, schema, key_dim, value_dim, count, crc32 of the counted rows
 
 class TraceStoreError(MemlabError):
-    "A trace file that is truncated, corrupt, of another schema, or of other dimensions."
+    "A trace file that is truncated, corrupt, of another schema or other dimensions, or that cannot be written."
 
 class TraceStore:
-    "Per-user history of (key, value) traces addressed by time, tiered device -> host -> disk."
+    "Per-user history of (key, value) traces addressed by time, tiered device -> host -> disk; one open store per file."
     def __init__(self, path: str | Path, key_dim: int, value_dim: int, l1_capacity: int = 4096,
                  l2_capacity: int = 65_536, device=None, chunk: int = 65_536):
         if l1_capacity < 2 or l2_capacity < 2: raise ConfigError("l1_capacity and l2_capacity must be >= 2")
-        self.path, self.key_dim, self.value_dim = Path(path), key_dim, value_dim
+        self.path, self.key_dim, self.value_dim, self.lock = Path(path), key_dim, value_dim, None
         self.l1_capacity, self.l2_capacity, self.chunk = l1_capacity, l2_capacity, chunk
         self.device = torch.device(device or 'cpu')
         self.row = key_dim + value_dim
+        if self.path.is_dir(): raise TraceStoreError(f"{self.path} is a directory; give a file path for the trace store, e.g. {self.path/'user.trace'}")
         self.l1 = torch.zeros(l1_capacity, self.row, device=self.device); self.n1 = 0
         self.l2 = torch.zeros(l2_capacity, self.row); self.n2 = 0
-        if self.path.exists(): self.n3 = self._check_header()
-        else:
-            with atomic_path(self.path) as tmp: tmp.write_bytes(self._header(0))
-            self.n3 = 0
+        try: self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e: raise TraceStoreError(f"cannot create the folder {self.path.parent} for {self.path.name} ({e.strerror}); fix its permissions or choose another path") from None
+        lock = FileLock(self.path, 'trace store').acquire()
+        try:
+            if self.path.exists(): self.n3, self.crc = self._check_header()
+            else:
+                with atomic_path(self.path) as tmp: tmp.write_bytes(self._header(0, 0))
+                self.n3, self.crc = 0, 0
+        except OSError as e:
+            lock.release()
+            raise TraceStoreError(f"cannot create the trace file {self.path} ({e.strerror}); free disk space or fix the folder's permissions") from None
+        except BaseException:
+            lock.release(); raise
+        self.lock = lock
 
-    def _header(self, count: int) -> bytes:
-        return _HDR.pack(TRACE_MAGIC, TRACE_SCHEMA, self.key_dim, self.value_dim, count).ljust(TRACE_HEADER, b'\0')
+    def _header(self, count: int, crc: int) -> bytes:
+        return _HDR.pack(TRACE_MAGIC, TRACE_SCHEMA, self.key_dim, self.value_dim, count, crc).ljust(TRACE_HEADER, b'\0')
 
     def __len__(self): return self.n3 + self.n2 + self.n1
     def __repr__(self): return f'TraceStore({len(self):,} traces: L1 {self.n1:,}, L2 {self.n2:,}, disk {self.n3:,}; {self.path})'
@@ -221,36 +232,77 @@ class TraceStore:
 
 # %% ../nbs/04_stores.ipynb #950b8dd4
 @patch
-def _check_header(self: TraceStore) -> int:
-    "Validate the file's header against this store; returns the number of traces on disk."
-    size = self.path.stat().st_size
-    with open(self.path, 'rb') as f: raw = f.read(TRACE_HEADER)
-    if len(raw) < TRACE_HEADER: raise TraceStoreError(f"{self.path} is truncated: {size} bytes, shorter than its {TRACE_HEADER}-byte header")
-    magic, schema, kd, vd, count = _HDR.unpack(raw[:_HDR.size])
-    if magic != TRACE_MAGIC: raise TraceStoreError(f"{self.path} is not a memlab trace file (magic {magic!r}); it was left untouched")
+def _check_header(self: TraceStore) -> tuple[int, int]:
+    "Validate the file against this store (header, length, checksum); returns the traces on disk and their crc32."
+    kept = 'the file was left untouched'
+    try:
+        size = self.path.stat().st_size
+        with open(self.path, 'rb') as f: raw = f.read(TRACE_HEADER)
+    except OSError as e: raise TraceStoreError(f"{self.path} cannot be read ({e.strerror}); fix its permissions; {kept}") from None
+    if len(raw) < TRACE_HEADER: raise TraceStoreError(f"{self.path} is truncated: {size} bytes, shorter than its {TRACE_HEADER}-byte header; {kept}")
+    magic, schema, kd, vd, count, crc = _HDR.unpack(raw[:_HDR.size])
+    if magic != TRACE_MAGIC: raise TraceStoreError(f"{self.path} is not a memlab trace file (magic {magic!r}); {kept}")
+    if schema == 1:
+        raise TraceStoreError(f"{self.path} has trace schema 1, written before trace files carried a checksum; this memlab reads "
+                              f"schema {TRACE_SCHEMA}. Schema-1 files were only ever benchmark output, so there is no converter: "
+                              f"delete the file and ingest the traces again; {kept}")
     if schema != TRACE_SCHEMA:
         raise TraceStoreError(f"{self.path} has trace schema {schema}; this memlab reads schema {TRACE_SCHEMA}. "
-                              f"Open it with the memlab version that wrote it; the file was left untouched.")
+                              f"Open it with the memlab version that wrote it; {kept}")
     if (kd, vd) != (self.key_dim, self.value_dim):
-        raise TraceStoreError(f"{self.path} holds key_dim={kd}, value_dim={vd}, not key_dim={self.key_dim}, value_dim={self.value_dim}")
-    if size < TRACE_HEADER + count * self.row * 4:
-        raise TraceStoreError(f"{self.path} is truncated: its header counts {count:,} traces ({TRACE_HEADER + count * self.row * 4:,} bytes) "
-                              f"but the file has {size:,} bytes; it was left untouched")
-    return count
+        raise TraceStoreError(f"{self.path} holds key_dim={kd}, value_dim={vd}, not key_dim={self.key_dim}, value_dim={self.value_dim}; {kept}")
+    want = TRACE_HEADER + count * self.row * 4
+    if size < want:
+        raise TraceStoreError(f"{self.path} is truncated: its header counts {count:,} traces ({want:,} bytes) "
+                              f"but the file has {size:,} bytes; restore it from a backup; {kept}")
+    got, left = 0, count * self.row * 4
+    buf = memoryview(bytearray(min(left, 1 << 24)))
+    try:
+        with open(self.path, 'rb', buffering=0) as f:
+            f.seek(TRACE_HEADER)
+            while left and (n := f.readinto(buf[:min(left, len(buf))])):
+                got, left = zlib.crc32(buf[:n], got), left - n
+    except OSError as e: raise TraceStoreError(f"{self.path} cannot be read ({e.strerror}); {kept}") from None
+    if got != crc or left:
+        raise TraceStoreError(f"{self.path} is corrupt: checksum mismatch (its header records crc32 {crc:08x} for its "
+                              f"{count:,} traces, their bytes give {got:08x}); restore it from a backup; {kept}")
+    if size > want:
+        raise TraceStoreError(f"{self.path} has {size:,} bytes, but its header counts {count:,} traces ({want:,} bytes): "
+                              f"the {size - want:,} bytes after them were never counted — an append cut short by a crash, or "
+                              f"another program wrote to the file — and the next append would overwrite them. The {count:,} "
+                              f"counted traces pass their checksum: to keep them and drop the rest, truncate the file to "
+                              f"{want:,} bytes (`truncate -s {want} {self.path}`); {kept}")
+    return count, crc
+
+def _write_all(fd: int, data, at: int):
+    "`os.pwrite` all of `data` at offset `at` (a write may take only part)."
+    data = memoryview(data)
+    while len(data): n = os.pwrite(fd, data, at); data, at = data[n:], at + n
 
 @patch
 def _spill_to_disk(self: TraceStore, rows: Tensor):
-    "Append `rows` [N, row] to the file, then (after fsync) count them in the header."
-    with open(self.path, 'r+b') as f:
-        f.seek(TRACE_HEADER + self.n3 * self.row * 4)
-        f.write(rows.contiguous().numpy().astype(np.float32, copy=False).tobytes())
-        f.flush(); os.fsync(f.fileno())
-        self.n3 += len(rows)
-        f.seek(0); f.write(self._header(self.n3)); f.flush(); os.fsync(f.fileno())
+    "Append `rows` [N, row] to the file; once they are on disk (fsync), count them and their crc32 in the header."
+    data = memoryview(rows.contiguous().numpy().astype(np.float32, copy=False)).cast('B')
+    end, crc = TRACE_HEADER + self.n3 * self.row * 4, zlib.crc32(data, self.crc)
+    try:
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            try: _write_all(fd, data, end); os.fsync(fd)
+            except OSError:
+                with contextlib.suppress(OSError): os.ftruncate(fd, end)    # leave no uncounted rows behind
+                raise
+            _write_all(fd, self._header(self.n3 + len(rows), crc), 0); os.fsync(fd)
+        finally: os.close(fd)
+    except OSError as e:
+        raise TraceStoreError(f"cannot write {len(rows):,} traces to {self.path} ({e.strerror or e}); they are still in memory, "
+                              f"and the {self.n3:,} traces on disk are intact: free disk space (or fix the file's permissions) "
+                              f"and call flush() or close() again") from None
+    self.n3, self.crc = self.n3 + len(rows), crc
 
 @patch
 def append(self: TraceStore, keys: Tensor, values: Tensor) -> Tensor:
     "Ingest traces `keys` [N, Dk], `values` [N, Dv]; returns their time indices [N]."
+    if self.closed: raise TraceStoreError(f"this TraceStore on {self.path} is closed; open the file again to add traces")
     rows = torch.cat([keys, values], -1).detach().float()
     start = len(self)
     for s in range(0, len(rows), self.l1_capacity // 2):
@@ -259,7 +311,9 @@ def append(self: TraceStore, keys: Tensor, values: Tensor) -> Tensor:
             h = self.n1 // 2
             if self.n2 + h > self.l2_capacity:            # older half of L2 -> disk
                 h2 = max(self.n2 // 2, self.n2 + h - self.l2_capacity)
-                self._spill_to_disk(self.l2[:h2])
+                try: self._spill_to_disk(self.l2[:h2])
+                except TraceStoreError as e:
+                    raise TraceStoreError(f"{e}. Of the {len(rows):,} traces of this append, the first {len(self) - start:,} were taken") from None
                 self.l2[:self.n2 - h2] = self.l2[h2:self.n2].clone(); self.n2 -= h2
             self.l2[self.n2:self.n2 + h] = self.l1[:h].cpu(); self.n2 += h
             self.l1[:self.n1 - h] = self.l1[h:self.n1].clone(); self.n1 -= h
@@ -271,6 +325,29 @@ def flush(self: TraceStore):
     "Move every trace to disk (e.g. before the process ends)."
     if self.n2: self._spill_to_disk(self.l2[:self.n2]); self.n2 = 0
     if self.n1: self._spill_to_disk(self.l1[:self.n1].cpu()); self.n1 = 0
+
+@patch(as_prop=True)
+def closed(self: TraceStore) -> bool:
+    "Whether the store has let go of its file (it reads on, but takes no more traces)."
+    return self.lock is None or self.lock.fd is None
+
+@patch
+def close(self: TraceStore):
+    "Write every trace to disk, then release the file (a no-op when closed; on a write error the store stays open)."
+    if self.closed: return
+    self.flush()
+    self.lock.release()
+
+@patch
+def __enter__(self: TraceStore) -> TraceStore: return self
+@patch
+def __exit__(self: TraceStore, *exc): self.close()
+
+@patch
+def __del__(self: TraceStore):
+    if getattr(self, 'lock', None) is None or self.lock.fd is None: return
+    try: self.close()            # a store dropped unclosed still keeps its traces, as a Python file keeps its buffer
+    except Exception as e: warnings.warn(f"a TraceStore on {self.path} was dropped without close(), and writing its last traces failed: {e}", RuntimeWarning)
 
 # %% ../nbs/04_stores.ipynb #a46cd42c
 @patch

@@ -205,9 +205,13 @@ def open_run(path: str | Path) -> xr.Dataset:
     path = Path(path)
     store = path if path.suffix == '.zarr' else path/'telemetry.zarr'
     if not store.exists(): raise ConfigError(f"no telemetry in {path}: {store} does not exist; record a run with memlab.telemetry.Recorder")
-    ds = xr.open_zarr(store, **{k: v for k, v in _ZARR.items() if k == 'consolidated'}).load()
-    if (store/'events').exists(): ds = ds.merge(xr.open_zarr(store, group='events', consolidated=False).load())
-    else: ds = ds.merge(events_dataset([]))
+    try:
+        ds = xr.open_zarr(store, **{k: v for k, v in _ZARR.items() if k == 'consolidated'}).load()
+        if (store/'events').exists(): ds = ds.merge(xr.open_zarr(store, group='events', consolidated=False).load())
+        else: ds = ds.merge(events_dataset([]))
+    except Exception as e:   # zarr, numcodecs, JSON and OS errors all mean one thing here: unreadable telemetry
+        raise ConfigError(f"the telemetry in {store} is unreadable ({type(e).__name__}: {str(e)[:200]}); the run's weights and "
+                          f"checkpoints are separate files and unaffected; record the run again to watch it") from None
     return ds
 
 # %% ../nbs/40_telemetry.ipynb #e8938708

@@ -2,7 +2,6 @@
 import os, subprocess, sys, json
 from pathlib import Path
 import pytest
-from conftest import ROOT
 
 MEMLAB = Path(sys.executable).parent/'memlab'
 

@@ -1,5 +1,5 @@
 "A new system is one module in a package of its own: memlab finds it through the `memlab.systems` entry point group, untouched."
-import os, subprocess, sys, textwrap
+import os, subprocess, sys
 from pathlib import Path
 from conftest import ROOT
 

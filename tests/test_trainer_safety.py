@@ -2,9 +2,7 @@
 import json, os, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 
-import pytest
 import torch
-from conftest import ROOT
 
 BIN = Path(sys.executable).parent
 TINY = dict(max_steps=40, minutes=None, eval_every=10, eval_tokens=512, batch_size=8, seq_len=32, log_every=1,

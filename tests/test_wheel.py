@@ -1,6 +1,5 @@
 "The exported package stands alone: a wheel installs into a clean venv without the dev extras and runs."
 import os, subprocess, sys
-from pathlib import Path
 from conftest import ROOT
 
 def sh(*cmd, **kw):

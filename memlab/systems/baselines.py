@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from ..core import register
+from ..core import ConfigError, register
 from ..state import State
 from ..layers import Attention
 from .interface import Output, SequenceModel, TiedEmbedding
@@ -24,6 +24,7 @@ __all__ = ['LSTM', 'Block', 'Transformer']
 class LSTM(SequenceModel):
     "Multi-layer LSTM language model with tied input/output embeddings."
     recipe = dict(optimizer='sgd', lr=20.0, clip=0.25, warmup_steps=0)   # pytorch/examples word_language_model
+    limits = dict(d_model=(1, None), n_layers=(1, None), dropout=(0.0, 1.0))
     def __init__(self, vocab_size: int, d_model: int = 200, n_layers: int = 2, dropout: float = 0.0):
         super().__init__()
         self.embed = TiedEmbedding(vocab_size, d_model)
@@ -70,9 +71,11 @@ class Block(nn.Module):
 @register('system', 'transformer')
 class Transformer(SequenceModel):
     "Causal decoder-only transformer (RoPE, SDPA) with tied embeddings and no memory across segments."
+    limits = dict(d_model=(1, None), n_layers=(1, None), n_heads=(1, None), mlp_ratio=(1, None), dropout=(0.0, 1.0))
     def __init__(self, vocab_size: int, d_model: int = 200, n_layers: int = 2, n_heads: int = 4,
                  mlp_ratio: int = 2, dropout: float = 0.0):
         super().__init__()
+        if d_model % n_heads: raise ConfigError(f"transformer: d_model={d_model} must be divisible by n_heads={n_heads}")
         self.embed = TiedEmbedding(vocab_size, d_model)
         self.blocks = nn.ModuleList(Block(d_model, n_heads, mlp_ratio, dropout) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)

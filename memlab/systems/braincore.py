@@ -30,6 +30,8 @@ class BrainCore(SequenceModel):
     "Affine-scan recurrent core (blocks × layers) with working (WM), procedural (PM) and episodic (EM) memory."
     recipe = dict(seq_len=128, lr=2e-3, warmup_steps=50, clip=1.0)   # TBPTT segments of 2 spans: commits get gradients
     memoryless = dict(pm=False, em=False)
+    limits = {k: (1, None) for k in ('d_model', 'n_blocks', 'n_layers', 'span', 'window', 'n_heads', 'pm_slots', 'em_slots',
+                                     'em_topk', 'em_candidates')}
 
     def __init__(self, vocab_size: int, d_model: int = 200, n_blocks: int = 2, n_layers: int = 2, span: int = 64,
                  window: int = 256, n_heads: int = 4, pm: bool = True, pm_slots: int = 8, em: bool = True,
