@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 BIN = Path(sys.executable).parent
-TINY = ['--system', 'lstm', '--task', 'tinyshakespeare', '--batch-size', '4', '--seq-len', '16', '--set', 'd_model=16']
+TINY = ['--system', 'lstm', '--corpus', 'tinyshakespeare', '--batch-size', '4', '--seq-len', '16', '--set', 'd_model=16']
 # as root the kernel lets every file be read and written; dropping these capabilities makes permissions bite again
 UNPRIVILEGED = ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--inh-caps=-dac_override,-dac_read_search']
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 exe = Path(sys.executable).parent/'torchrun'
-cmd = [str(exe), '--standalone', '--nproc_per_node=2', '-m', 'memlab.cli', 'train', '--system', 'lstm', '--task', 'tinyshakespeare',
+cmd = [str(exe), '--standalone', '--nproc_per_node=2', '-m', 'memlab.cli', 'train', '--system', 'lstm', '--corpus', 'tinyshakespeare',
        '--batch-size', '4', '--seq-len', '16', '--set', 'd_model=16', '--max-steps', '4']
 counts, t0 = collections.Counter(), time.time()
 with tempfile.TemporaryDirectory() as d:
