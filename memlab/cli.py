@@ -133,12 +133,14 @@ def _run(a) -> int:
     elif a.cmd == 'dash': _dash(a)
     return 0
 
-def _fault(e: BaseException) -> tuple[str, int]:
-    "One paragraph and an exit status for a fault: 2 for what the user asked, 1 for the machine, 128 + n for signal n."
+def _fault(e: BaseException, cmd: str) -> tuple[str, int]:
+    "One paragraph and an exit status for a fault of command `cmd`: 2 for what the user asked, 1 for the machine, 128 + n for signal n."
     from memlab.train import TrainingInterrupted
     if isinstance(e, TrainingInterrupted): return str(e), e.exit_code
     if isinstance(e, MemlabError): return str(e), 2
-    if isinstance(e, KeyboardInterrupt): return 'interrupted before training started; nothing was saved', 130
+    if isinstance(e, KeyboardInterrupt):
+        return {'dash': 'dashboard stopped', 'bench': 'benchmark interrupted; its results so far were not saved'}.get(
+            cmd, 'interrupted; a run folder, if one was made, keeps its last checkpoint'), 130
     if isinstance(e, OSError):
         where = f' ({e.filename})' if e.filename else ''
         hint = ('free some space on that disk; a run that had started keeps its last checkpoint: resume it with '
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     try: code = _run(a)
     except (MemlabError, OSError, KeyboardInterrupt) as e:
-        msg, code = _fault(e)
+        msg, code = _fault(e, a.cmd)
         print(f"memlab: {'error: ' if code in (1, 2) else ''}{msg}", file=sys.stderr)
     if dist_env().active and a.cmd in ('demo', 'train'): end_worker(code)   # a finished torchrun worker skips interpreter teardown
     return code
