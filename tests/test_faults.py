@@ -87,10 +87,11 @@ def test_runs_dir_unusable(tmp_path):
 # 2: Ctrl-C and SIGTERM stop at a step boundary, checkpoint, and the resumed run equals an uninterrupted one
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_checkpoints_and_resumes_identically(sig, tmp_path):
-    straight = memlab('train', *TINY, '--max-steps', '60', env={'MEMLAB_RUNS_DIR': tmp_path/'a'})
+    big = ['--system', 'lstm', '--corpus', 'tinyshakespeare', '--batch-size', '16', '--seq-len', '64', '--set', 'd_model=64']   # steps slow enough that the signal lands mid-run
+    straight = memlab('train', *big, '--max-steps', '300', env={'MEMLAB_RUNS_DIR': tmp_path/'a'})
     assert straight.returncode == 0, straight.stderr
     runs = tmp_path/'b'
-    p = subprocess.Popen([BIN/'memlab', 'train', *TINY, '--max-steps', '60'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    p = subprocess.Popen([BIN/'memlab', 'train', *big, '--max-steps', '300'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          env={**os.environ, 'MEMLAB_RUNS_DIR': str(runs)})
     deadline = time.time() + 300
     while time.time() < deadline:                                  # wait until it has trained (metrics logged at step 10)
@@ -103,12 +104,12 @@ def test_interrupt_checkpoints_and_resumes_identically(sig, tmp_path):
     assert f'interrupted by {signal.Signals(sig).name} at step' in err and 'resume with `memlab train --resume' in err and 'Traceback' not in err
     (run,) = runs.iterdir()
     step = int(err.split(' at step ')[1].split(':')[0])
-    assert 10 <= step < 60 and (run/'checkpoints'/f'step-{step:08d}').is_dir()
+    assert 10 <= step < 300 and (run/'checkpoints'/f'step-{step:08d}').is_dir()
     r = memlab('train', '--resume', run)
     assert r.returncode == 0, r.stderr
     a = json.loads(next((tmp_path/'a').glob('*/results.json')).read_text())
     b = json.loads((run/'results.json').read_text())
-    assert b['steps'] == 60 and abs(a['test']['ppl'] - b['test']['ppl']) <= 1e-6 * a['test']['ppl'], (a['test'], b['test'])
+    assert b['steps'] == 300 and abs(a['test']['ppl'] - b['test']['ppl']) <= 1e-6 * a['test']['ppl'], (a['test'], b['test'])
     la = [json.loads(l) for l in next((tmp_path/'a').glob('*/metrics.jsonl')).read_text().splitlines()]
     lb = [json.loads(l) for l in (run/'metrics.jsonl').read_text().splitlines()]
     loss = lambda ls: {x['step']: x['loss'] for x in ls if 'loss' in x}
