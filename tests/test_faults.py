@@ -1,5 +1,5 @@
 "Faults a careful user meets: every one ends in one paragraph and an honest exit status, with nothing lost or left half-written."
-import json, os, shutil, signal, subprocess, sys, time
+import json, os, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 
@@ -7,6 +7,13 @@ BIN = Path(sys.executable).parent
 TINY = ['--system', 'lstm', '--corpus', 'tinyshakespeare', '--batch-size', '4', '--seq-len', '16', '--set', 'd_model=16']
 # as root the kernel lets every file be read and written; dropping these capabilities makes permissions bite again
 UNPRIVILEGED = ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--inh-caps=-dac_override,-dac_read_search']
+
+def unprivileged() -> list:
+    "A command prefix under which file permissions apply (as root: without the override capabilities), or skip saying why."
+    if os.geteuid() != 0: return []
+    if shutil.which('setpriv') is None or subprocess.run([*UNPRIVILEGED, 'true'], capture_output=True).returncode != 0:
+        pytest.skip('running as root, and setpriv cannot drop CAP_DAC_OVERRIDE here, so no file is unreadable to this test')
+    return UNPRIVILEGED
 
 def memlab(*args, env=None, cwd=None, prefix=(), timeout=600):
     e = {**os.environ, **(env or {})}
@@ -67,8 +74,7 @@ def test_settings_faults(tmp_path):
     f.write_bytes(b'[memlab]\nruns_dir = caf\xe9\n')
     one_paragraph(memlab('train', '--max-steps', '1', env={'MEMLAB_SETTINGS': f}), 2, 'is not UTF-8 text (byte 0xe9')
     f.write_text('[memlab]\nruns_dir = runs\n'); f.chmod(0)
-    prefix = UNPRIVILEGED if os.geteuid() == 0 else ()
-    one_paragraph(memlab('train', '--max-steps', '1', env={'MEMLAB_SETTINGS': f}, prefix=prefix), 2, f'{f} cannot be read (Permission denied)')
+    one_paragraph(memlab('train', '--max-steps', '1', env={'MEMLAB_SETTINGS': f}, prefix=unprivileged()), 2, f'{f} cannot be read (Permission denied)')
     f.chmod(0o644); f.write_text(f'[memlab]\nruns_dir = {tmp_path}/runs-100%\ndata_dir = {os.environ["MEMLAB_DATA_DIR"]}\n')
     env = {k: v for k, v in os.environ.items() if k != 'MEMLAB_DATA_DIR'}
     r = subprocess.run([BIN/'memlab', 'train', *TINY, '--max-steps', '2', ], capture_output=True, text=True,
@@ -80,8 +86,7 @@ def test_runs_dir_unusable(tmp_path):
     (tmp_path/'afile').write_text('x')
     one_paragraph(memlab('train', *TINY, '--max-steps', '1', env={'MEMLAB_RUNS_DIR': tmp_path/'afile'}), 2, 'cannot create a run folder under')
     ro = tmp_path/'ro'; ro.mkdir(); ro.chmod(0o555)
-    prefix = UNPRIVILEGED if os.geteuid() == 0 else ()
-    one_paragraph(memlab('train', *TINY, '--max-steps', '1', env={'MEMLAB_RUNS_DIR': ro}, prefix=prefix), 2,
+    one_paragraph(memlab('train', *TINY, '--max-steps', '1', env={'MEMLAB_RUNS_DIR': ro}, prefix=unprivileged()), 2,
                   'cannot create a run folder under', 'Permission denied')
 
 # 2: Ctrl-C and SIGTERM stop at a step boundary, checkpoint, and the resumed run equals an uninterrupted one
@@ -99,7 +104,8 @@ def test_interrupt_checkpoints_and_resumes_identically(sig, tmp_path):
         if m and m[0].read_text().strip(): break
         time.sleep(0.05)
     p.send_signal(sig)
-    out, err = p.communicate(timeout=300)
+    try: out, err = p.communicate(timeout=300)
+    finally: p.kill()
     assert p.returncode == 128 + sig, (p.returncode, err)
     assert f'interrupted by {signal.Signals(sig).name} at step' in err and 'resume with `memlab train --resume' in err and 'Traceback' not in err
     (run,) = runs.iterdir()
@@ -121,16 +127,18 @@ def test_two_writers_of_one_run(tmp_path):
     first = subprocess.Popen([BIN/'memlab', 'train', '--system', 'lstm', '--task', 'tinyshakespeare', '--batch-size', '16', '--seq-len', '64',
                               '--set', 'd_model=128', '--max-steps', '1000000'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, 'MEMLAB_RUNS_DIR': str(runs)})
-    deadline = time.time() + 120
-    while not list(runs.glob('*/config.json')) or str(first.pid) not in (next(runs.iterdir())/'.lock').read_text():
-        assert time.time() < deadline and first.poll() is None, first.communicate()
-        time.sleep(0.05)
-    run = next(runs.iterdir())
-    second = memlab('train', '--resume', run, '--max-steps', '1000000')
-    assert first.poll() is None                                      # the first was still training
-    one_paragraph(second, 2, f'run folder {run} is in use by process {first.pid}')
-    first.send_signal(signal.SIGINT); first.communicate(timeout=300)
-    assert first.returncode == 130
+    try:
+        deadline = time.time() + 120
+        while not list(runs.glob('*/config.json')) or str(first.pid) not in (next(runs.iterdir())/'.lock').read_text():
+            assert time.time() < deadline and first.poll() is None, 'the first run did not start training'
+            time.sleep(0.05)
+        run = next(runs.iterdir())
+        second = memlab('train', '--resume', run, '--max-steps', '1000000')
+        assert first.poll() is None                                  # the first was still training
+        one_paragraph(second, 2, f'run folder {run} is in use by process {first.pid}')
+        first.send_signal(signal.SIGINT); first.communicate(timeout=300)
+        assert first.returncode == 130
+    finally: first.kill()
     steps = [json.loads(l)['step'] for l in (run/'metrics.jsonl').read_text().splitlines() if 'loss' in json.loads(l)]
     assert len(steps) == len(set(steps)), 'a step was logged twice'
 
@@ -145,6 +153,7 @@ def test_corrupt_newest_checkpoint_falls_back(finished, tmp_path):
     assert r.returncode == 0, r.stderr
     assert 'resuming from step-00000020, not the newer step-00000030' in r.stderr and 'is corrupt' in r.stderr
     assert json.loads((run/'results.json').read_text())['steps'] == 40
+    assert (run/'checkpoints'/'corrupt-step-00000030').is_dir() and (run/'checkpoints'/'step-00000020').is_dir()   # kept: not pruned
     r = memlab('train', '--resume', run/'checkpoints'/'step-00000040', '--max-steps', '45')   # a checkpoint folder resumes too
     assert r.returncode == 0 and json.loads((run/'results.json').read_text())['steps'] == 45, r.stderr
 
@@ -193,12 +202,14 @@ def fill(mnt: Path, leave: int):
     free = shutil.disk_usage(mnt).free
     (mnt/'filler').write_bytes(b'\0' * max(free - leave, 0))
 
-@pytest.mark.parametrize('when, leave', [('start', 0), ('best weights', 40_000), ('checkpoint', 600_000)])
-def test_disk_full(when, leave, small_disk):
+# d_model 64: best weights ~285 kB, a checkpoint ~285 kB of weights + ~570 kB of optimizer state
+@pytest.mark.parametrize('when, leave, file', [('start', 0, 'runs'), ('best weights', 40_000, 'checkpoint.safetensors'),
+                                               ('checkpoint', 420_000, 'checkpoints/step-')])
+def test_disk_full(when, leave, file, small_disk):
     runs = small_disk/'runs'; runs.mkdir()
     fill(small_disk, leave)
     r = memlab('train', *TINY[:-1], 'd_model=64', '--max-steps', '3', env={'MEMLAB_RUNS_DIR': runs})
-    one_paragraph(r, 1, 'No space left on device', 'free some space')
+    one_paragraph(r, 1, 'No space left on device', 'free some space', file)
     debris = [p for p in runs.rglob('*') if p.name.endswith('.tmp')]
     assert debris == [], debris                                    # no half-written file or folder
     if when == 'start': assert list(runs.iterdir()) == []          # nothing left of a run that never trained
@@ -226,10 +237,11 @@ def test_trace_store_one_writer_and_integrity(tmp_path):
     from memlab.stores import TraceStore, TraceStoreError
     import torch
     path = tmp_path/'user.trace'
-    holder = subprocess.Popen([sys.executable, '-c', HOLD, path, '20'], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == 'holding'
-    with pytest.raises(LockedError, match=f'trace store {path} is in use by process {holder.pid}'): TraceStore(path, 4, 4)
-    holder.kill(); holder.wait()                                     # the lock dies with its holder, even on kill -9
+    holder = subprocess.Popen([sys.executable, '-c', HOLD, path, '60'], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'holding'
+        with pytest.raises(LockedError, match=re.escape(f'trace store {path} is in use by process {holder.pid}')): TraceStore(path, 4, 4)
+    finally: holder.kill(); holder.wait()                            # the lock dies with its holder, even on kill -9
     with TraceStore(path, 4, 4) as ts:
         ts.append(torch.randn(2000, 4), torch.randn(2000, 4))
         assert len(ts) == 2000                                       # the killed writer never flushed: its traces were never counted
