@@ -204,7 +204,7 @@ from memlab.train import Trainer, TrainConfig
 system, corpus, steps, bs, sl, mkw = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])
 data = lookup('corpus', corpus)()
 torch.manual_seed(0)
-tr = Trainer(lookup('system', system)(len(data.vocab), **mkw), data, TrainConfig(batch_size=bs, seq_len=sl, max_steps=steps,
+tr = Trainer(lookup('system', system).build(len(data.vocab), **mkw), data, TrainConfig(batch_size=bs, seq_len=sl, max_steps=steps,
              minutes=None, eval_every=10**9, eval_tokens=bs * sl, warmup_steps=0), progress=False)
 r = tr.fit()
 if tr.env.is_main: print(json.dumps(dict(tokens_per_s=r['tokens_per_s'], train_tokens=r['train_tokens'], world_size=r['world_size'])))
@@ -231,7 +231,7 @@ def bench_ddp(system: str = 'transformer', corpus: str = 'wikitext2', steps: int
     data = lookup('corpus', corpus)()
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as d:
-        tr = Trainer(lookup('system', system)(len(data.vocab), **(model_kw or {})), data,
+        tr = Trainer(lookup('system', system).build(len(data.vocab), **(model_kw or {})), data,
                      TrainConfig(batch_size=batch_size, seq_len=seq_len, max_steps=2, minutes=None, eval_every=10**9,
                                  eval_tokens=batch_size * seq_len), run_dir=Path(d), progress=False)
         tr.fit()   # two steps, so the optimizer has its moments; fit saves a checkpoint at the end
@@ -408,7 +408,7 @@ def telemetry_overhead(system: str = 'transformer', corpus: str = 'wikitext2', s
     for r in range(rounds):
         for mode in (('without', 'with') if r % 2 == 0 else ('with', 'without')):
             seed_everything(seed)
-            model, tmpd = make(len(data.vocab), **model_kw), Path(tempfile.mkdtemp())
+            model, tmpd = make.build(len(data.vocab), **model_kw), Path(tempfile.mkdtemp())
             hooks, srv, br = [], None, None
             try:
                 if mode == 'with':

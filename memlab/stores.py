@@ -345,7 +345,7 @@ def __exit__(self: TraceStore, *exc): self.close()
 
 @patch
 def __del__(self: TraceStore):
-    if getattr(self, 'lock', None) is None or self.lock.fd is None: return
+    if getattr(self, 'lock', None) is None or self.closed: return
     try: self.close()            # a store dropped unclosed still keeps its traces, as a Python file keeps its buffer
     except Exception as e: warnings.warn(f"a TraceStore on {self.path} was dropped without close(), and writing its last traces failed: {e}", RuntimeWarning)
 

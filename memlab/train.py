@@ -227,7 +227,7 @@ def write_checkpoint(root: Path, name: str, files: dict[str, dict], meta: dict, 
             _fsync(tmp/fname)
         digests = {f: file_sha256(tmp/f) for f in files}
         try: (tmp/'checkpoint.json').write_text(json.dumps(dict(schema=CHECKPOINT_SCHEMA, files=sorted(files), sha256=digests, **meta), indent=1))
-        except OSError as e: raise OSError(e.errno, e.strerror, str(root/name/'checkpoint.json')) from None
+        except OSError as e: raise OSError(e.errno, e.strerror, str(root/name/'checkpoint.json')) from None   # a failed write() names no file
         _fsync(tmp/'checkpoint.json'); _fsync(tmp)
     except OSError as e:       # a failed write leaves the older checkpoints as they were, and no debris
         shutil.rmtree(tmp, ignore_errors=True)
@@ -355,15 +355,16 @@ class ExampleSource(Source):
             rows = order[at:at + n]
             yield rank_rows(ex.inputs[rows], env), rank_rows(ex.labels[rows], env)
 
-def as_source(data, tbptt: bool = False):
+def as_source(data):
     "The Trainer's source for `data`: a `Corpus`, task `Examples`, or a source already."
     if isinstance(data, Corpus): return StreamSource(data)
-    if isinstance(data, Examples): return ExampleSource(data, tbptt)
+    if isinstance(data, Examples): return ExampleSource(data)
     if isinstance(data, Source): return data
     raise ConfigError(f"the Trainer reads a Corpus, task Examples or a Source, not {type(data).__name__}")
 
 # %% ../nbs/30_train.ipynb #b8a8154f
-_COUNTERS = ('step', 'epoch', 'batch', 'tokens', 'train_s', 'elapsed_s', 'best', 'bad', 'skipped')
+_COUNTERS = dict(step=int, epoch=int, batch=int, tokens=int, train_s=(int, float), elapsed_s=(int, float),
+                 best=(int, float, type(None)), bad=int, skipped=int)   # the run's counters and the types a checkpoint may give them
 
 class TrainingDiverged(MemlabError):
     "Too many steps with a non-finite loss or gradient."
@@ -498,8 +499,6 @@ def _candidates(path: Path) -> list[Path]:
     raise CheckpointError(f"no resumable checkpoint in {path}: expected {path/'checkpoints'}/step-N with a checkpoint.json")
 
 _META_TYPES = dict(kind=str, world_size=int, train=dict, counters=dict, shared=list, rng=list, optimizer=(dict, type(None)))
-_COUNTER_TYPES = dict(step=int, epoch=int, batch=int, tokens=int, bad=int, skipped=int, train_s=(int, float),
-                      elapsed_s=(int, float), best=(int, float, type(None)))
 
 def _check_meta(meta: dict, folder: Path):
     "Refuse a `checkpoint.json` with a missing, mistyped or unknown key before any of it is applied."
@@ -507,7 +506,7 @@ def _check_meta(meta: dict, folder: Path):
         if not isinstance(meta.get(k), t): raise CheckpointError(f"{folder}/checkpoint.json is damaged: key {k!r} is missing or not a {t}")
     c = meta['counters']
     if set(c) != set(_COUNTERS): raise CheckpointError(f"{folder}/checkpoint.json is damaged: counters must be exactly {', '.join(_COUNTERS)}")
-    for k, t in _COUNTER_TYPES.items():
+    for k, t in _COUNTERS.items():
         if not isinstance(c[k], t) or isinstance(c[k], bool): raise CheckpointError(f"{folder}/checkpoint.json is damaged: counter {k}={c[k]!r}")
 
 @patch
@@ -700,10 +699,7 @@ def _fit_steps(self: Trainer, resume: Path | bool | None = None) -> dict:
         self._stop.clear()
         bar.close()
     self.elapsed_s = time.perf_counter() - t0
-    if stop == 'interrupted':   # no final evaluation: save where we are and go
-        saved = self.save_checkpoint() or (latest_checkpoint(self.run_dir) if self.run_dir else None)
-        raise TrainingInterrupted(self.interrupted, self.step, self.run_dir if saved else None)
-    if self.corpus is None:   # examples: nothing to validate on; the harness scores them
+    if stop == 'interrupted' or self.corpus is None:   # interrupted: no final evaluation; examples: the harness scores them
         self.save_checkpoint()
     else:
         best_before, v = self.best, self.evaluate('valid', cfg.eval_tokens)  # score the final weights too, and keep the better
@@ -717,7 +713,7 @@ def _fit_steps(self: Trainer, resume: Path | bool | None = None) -> dict:
                 try: load_weights(m, self.run_dir/'checkpoint')
                 except CheckpointError as e: warnings.warn(f"kept the final weights: the best ones cannot be loaded ({e})")
             broadcast_module(m, env)
-    if self.interrupted:   # a signal during the final evaluation: the checkpoint above holds everything
+    if self.interrupted:   # a signal, before or during the final evaluation: the checkpoint above holds everything
         raise TrainingInterrupted(self.interrupted, self.step, self.run_dir)
     return dict(steps=self.step, epochs=self.tokens / self.source.tokens_per_epoch, train_tokens=self.tokens,
                 train_seconds=self.train_s, wall_seconds=self.elapsed_s, tokens_per_s=self.tokens / max(self.train_s, 1e-9),

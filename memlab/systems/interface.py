@@ -186,7 +186,7 @@ class Amnesic(SequenceModel):
     def __init__(self, inner: SequenceModel):
         super().__init__()
         self.inner = inner
-        if 'embed' in inner._modules: self.embed = inner.embed
+        if (embed := inner.token_embedding()) is not None: self.embed = embed
     @property
     def config(self) -> dict: return self.inner.config
     @property
