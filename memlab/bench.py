@@ -200,6 +200,7 @@ def run_suite(name: str, **kw) -> Path:
 _DDP_WORKER = '''
 import json, sys, torch
 from memlab.core import lookup
+from memlab.distributed import end_worker
 from memlab.train import Trainer, TrainConfig
 system, corpus, steps, bs, sl, mkw = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])
 data = lookup('corpus', corpus)()
@@ -208,6 +209,7 @@ tr = Trainer(lookup('system', system).build(len(data.vocab), **mkw), data, Train
              minutes=None, eval_every=10**9, eval_tokens=bs * sl, warmup_steps=0), progress=False)
 r = tr.fit()
 if tr.env.is_main: print(json.dumps(dict(tokens_per_s=r['tokens_per_s'], train_tokens=r['train_tokens'], world_size=r['world_size'])))
+end_worker()   # skip interpreter teardown (gloo threads)
 '''
 
 def bench_ddp(system: str = 'transformer', corpus: str = 'wikitext2', steps: int = 50, batch_size: int = 16, seq_len: int = 64,
