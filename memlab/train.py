@@ -54,6 +54,7 @@ class TrainConfig:
     clip: float = 1.0               # max gradient norm
     max_steps: int | None = None    # step budget (None: time only)
     minutes: float | None = 5.0     # wall-time budget for training and its periodic evaluations
+    max_epochs: int | None = None   # passes over the training data (a count model learns each token once: 1)
     eval_every: int = 100
     eval_tokens: int = 32_768       # validation tokens scored during training (all of them at the end)
     eval_batch_size: int = 10
@@ -68,8 +69,10 @@ class TrainConfig:
     grad_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
 
     def __post_init__(self):
-        if self.max_steps is None and self.minutes is None:
-            raise ConfigError("TrainConfig needs a budget: set max_steps, minutes, or both")
+        if self.max_steps is None and self.minutes is None and self.max_epochs is None:
+            raise ConfigError("TrainConfig needs a budget: set max_steps, minutes, max_epochs, or several")
+        if self.max_epochs is not None and self.max_epochs < 1:
+            raise ConfigError(f"TrainConfig.max_epochs must be >= 1 (or None), got {self.max_epochs}")
         for k in ('batch_size', 'seq_len', 'eval_every', 'eval_batch_size', 'patience', 'log_every', 'keep_checkpoints'):
             if getattr(self, k) < 1: raise ConfigError(f"TrainConfig.{k} must be >= 1, got {getattr(self, k)}")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
@@ -178,6 +181,7 @@ def _verify(path: Path, expected: str | None, where: Path):
 
 def _load_into(model: SequenceModel, tensors: dict, path: Path):
     "Load `tensors` into `model` after checking names, shapes and dtypes against it (nothing is cast silently)."
+    model.resize_memory({k: v.shape for k, v in tensors.items()})   # a memory that grows as it learns takes the file's size
     want = model.state_dict()
     if missing := sorted(set(want) - set(tensors)): raise CheckpointError(f"{path} does not fit this model: it lacks {missing[:3]}")
     if extra := sorted(set(tensors) - set(want)): raise CheckpointError(f"{path} does not fit this model: unexpected {extra[:3]}")
@@ -649,11 +653,13 @@ def _fit_steps(self: Trainer, resume: Path | bool | None = None) -> dict:
                                                        time.perf_counter() - t0], env, self.device)
             if signum: self.interrupted = int(signum); stop = 'interrupted'; break
             if asked: stop = 'stopped'; break
-            progress = max(self.step / cfg.max_steps if cfg.max_steps else 0.0, self.elapsed_s / budget_s)
+            progress = max(self.step / cfg.max_steps if cfg.max_steps else 0.0, self.elapsed_s / budget_s,
+                           self.tokens / (cfg.max_epochs * self.source.tokens_per_epoch) if cfg.max_epochs else 0.0)
             if progress >= 1: stop = 'budget'; break
             try: x, y = next(batches)
             except StopIteration:  # a new epoch starts a fresh stream and a fresh memory
                 self.epoch, self.batch = self.epoch + 1, 0
+                if cfg.max_epochs and self.epoch >= cfg.max_epochs: stop = 'budget'; break
                 batches, self.state = self.batches(), m.init_state(cfg.batch_size, self.device)
                 continue
             self.batch += 1

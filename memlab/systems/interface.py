@@ -169,6 +169,9 @@ class SequenceModel(nn.Module):
         "Bytes of within-call context needed to continue token by token after `seq_len` tokens (attention's KV cache); 0 without."
         return 0
 
+    def resize_memory(self, shapes: dict[str, torch.Size]):
+        "Before a checkpoint loads: resize the buffers that grow as the system learns to the file's `shapes` (none by default)."
+
     def token_embedding(self) -> nn.Module | None:
         "The vocabulary-sized layer (a system names it `embed`, usually a `TiedEmbedding`), or None."
         return self._modules.get('embed')
