@@ -99,9 +99,10 @@ def torus_phases(tokens: Tensor, offset: int = 0) -> Tensor:
     tok = tokens.double() * GOLDEN_ANGLE * (1 + math.sqrt(5)) / 2
     return torch.stack([pos.expand_as(tok), tok], -1).remainder(2 * math.pi)
 
-def toroidal_attention(v: Tensor, theta: Tensor, block: int = 4096) -> Tensor:
-    "Causal mix of `v` [B, T, D] with weights (1 + cos(θ_i − θ_j)) / 2 normalised over j ≤ i; `theta` [B, T]. Linear time."
-    outs, carry, dcarry = [], None, None
+def toroidal_attention(v: Tensor, theta: Tensor, block: int = 4096, carry: tuple[Tensor, Tensor] | None = None,
+                       return_carry: bool = False) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
+    "Causal mix of `v` [B, T, D] with weights (1 + cos(θ_i − θ_j)) / 2 normalised over j ≤ i; `theta` [B, T]. Linear time. `carry` (returned with `return_carry=True`) continues a stream."
+    outs, (carry, dcarry) = [], carry if carry is not None else (None, None)
     for s0 in range(0, v.shape[1], block):        # blocks keep the running sums in cache; the carry links them
         th = theta[:, s0:s0 + block].float()
         w = torch.stack([torch.ones_like(th), th.cos(), th.sin()], -1)              # [B, T, 3]
@@ -110,7 +111,7 @@ def toroidal_attention(v: Tensor, theta: Tensor, block: int = 4096) -> Tensor:
         if carry is not None: S += carry; den += dcarry
         carry, dcarry = S[:, -1:], den[:, -1:]
         outs.append((torch.einsum('btkd,btk->btd', S, w) / (den * w).sum(-1, keepdim=True)).to(v.dtype))
-    return torch.cat(outs, 1)
+    return (torch.cat(outs, 1), (carry, dcarry)) if return_carry else torch.cat(outs, 1)
 
 def toroidal_attention_quadratic(v: Tensor, theta: Tensor) -> Tensor:
     "The T × T reference of `toroidal_attention`."

@@ -439,7 +439,7 @@ class Trainer:
         for t, xs in segments(x, self.source.segment):
             ys = y[:, t:t + xs.shape[1]]
             with self.autocast(): out = self.net(xs, state) if self.opt is not None else self.model.learn(xs, ys, state)
-            part = lm_loss(out.logits, ys, 'sum') / n
+            part = (lm_loss(out.logits, ys, 'sum') if out.logits is not None else out.nll[ys != IGNORE].sum()) / n
             ce, total = ce + part, total + part + out.aux_loss
             state = out.state.detach() if self.source.tbptt else out.state
         return ce, total, state

@@ -24,10 +24,11 @@ __all__ = ['Output', 'TiedEmbedding', 'lm_loss', 'evaluating', 'SequenceModel', 
 # %% ../../nbs/10_interface.ipynb #18a42933
 @dataclass
 class Output:
-    "What a system returns: logits [B, T, V], the new `State`, and an auxiliary loss."
-    logits: Tensor
+    "What a system returns: logits [B, T, V], the new `State`, and an auxiliary loss (`learn` may give `nll` [B, T] of its targets instead of logits)."
+    logits: Tensor | None
     state: State
     aux_loss: Tensor | float = 0.0
+    nll: Tensor | None = None    # -log p(target) per position, from a gradient-free `learn` that scores targets without logits
 
 class TiedEmbedding(nn.Module):
     "Token embedding [V, d] shared with the output projection, plus an output bias [V] (which learns unigram frequencies)."
@@ -200,7 +201,7 @@ class Amnesic(SequenceModel):
     def probe(self): return self.inner.probe()
     def learn(self, tokens: Tensor, targets: Tensor, state: State | None = None) -> Output:
         out = self.inner.learn(tokens, targets, self.inner.init_state(tokens.shape[0], tokens.device))
-        return Output(out.logits, State(), out.aux_loss)
+        return Output(out.logits, State(), out.aux_loss, out.nll)
     def capture(self, on: bool = True): self.inner.capture(on); return self
     def checkpointing(self, on: bool = True): self.inner.checkpointing(on); return self
     def context_bytes(self, seq_len: int) -> int: return self.inner.context_bytes(seq_len)
