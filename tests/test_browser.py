@@ -110,3 +110,54 @@ def test_replay_slider_moves_the_views(saved_run):
     assert d.panes['memory']['hologram'].object['layout']['title']['text'] == 'hologram spectra — step 15'
     d.tabs.active = 2
     assert d.panes['attention']['attention'].object['layout']['title']['text'] == 'attention — layer 0, head 0'
+
+
+# a real clifford run: its own memory, torus phases and dream cycles, no Companion
+CLIFFORD = """
+import sys, torch
+torch.set_num_threads(1)
+from memlab.telemetry import Recorder, record
+res, rec = record('clifford', 'tinyshakespeare', rec=Recorder(every=5), companion=False, runs_dir=sys.argv[1], max_steps=60,
+                  context=4, torus=0.1, dream_every=10, batch_size=8, seq_len=128, eval_tokens=2048)
+print(res['run_dir'])
+"""
+
+
+def test_clifford_views_show_its_own_memory(tmp_path):
+    "The memory, attention (torus) and dream views of a real `clifford` run, in Chromium: its buckets, phases and NREM/REM bands."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run([sys.executable, '-c', CLIFFORD, str(tmp_path)], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = Path(r.stdout.strip().splitlines()[-1])
+    from memlab.telemetry import open_run
+    ds = open_run(run)
+    kinds = set(ds['dream.event.kind'].values.astype(str))
+    assert {'dream.nrem', 'dream.rem', 'dream.check'} <= kinds, kinds
+    assert {'hologram.spectrum', 'memory.usage', 'torus.phase', 'retrieval.entropy'} <= set(ds.data_vars), list(ds.data_vars)
+    port = _free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent/'memlab'), 'dash', str(run), '--port', str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    url = f'http://127.0.0.1:{port}/memlab'
+    try:
+        _wait_http(url, proc)
+        from playwright.sync_api import sync_playwright
+        ARTIFACTS.mkdir(exist_ok=True)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            page = browser.new_page(viewport={'width': 1280, 'height': 1000})
+            page.goto(url)
+            page.get_by_text('recorded steps').first.wait_for(timeout=30_000)
+            for view in ('memory', 'attention', 'dreams'):
+                page.get_by_text(view, exact=True).first.click()
+                plots = page.locator('.js-plotly-plot').filter(visible=True)
+                plots.first.wait_for(timeout=30_000)
+                page.wait_for_timeout(500)
+                stats = [p.evaluate(PLOT_STATS) for p in plots.all() if p.is_visible()]
+                page.screenshot(path=str(ARTIFACTS/f'clifford-{view}.png'), full_page=True)
+                assert stats and all(s['points'] > 0 and s['drawn'] > 0 for s in stats), f'{view}: {stats}'
+            assert page.get_by_text('NREM').count() > 0 and page.get_by_text('REM', exact=True).count() > 0
+            browser.close()
+    finally:
+        proc.terminate()
+        try: proc.wait(10)
+        except subprocess.TimeoutExpired: proc.kill()

@@ -161,6 +161,11 @@ class SequenceModel(nn.Module):
         if on: raise ConfigError(f"{type(self).__name__} has no gradient checkpointing; set grad_checkpointing=False")
         return self
 
+    def score(self, tokens: Tensor, targets: Tensor, state: State) -> Output:
+        "The output for `tokens` [B, T] with `nll` [B, T]: -log p of each of `targets` (0 where -100); a system that can score a target without the whole distribution overrides it."
+        out = self(tokens, state)
+        return Output(out.logits, out.state, out.aux_loss, lm_loss(out.logits, targets, 'none').view(targets.shape))
+
     def learn(self, tokens: Tensor, targets: Tensor, state: State) -> Output:
         "Gradient-free learning: the output for `tokens` [B, T], then memory written with each next `targets` [B, T] (-100: skip)."
         raise ConfigError(f"{type(self).__name__} has no learn(): " + ("it learns by gradient descent" if self.trainable else
