@@ -119,9 +119,12 @@ def dream_figure(ds: xr.Dataset) -> go.Figure:
                                      name=f'{kind} before', legendgroup=kind, showlegend=False), 2, 1)
             fig.add_trace(go.Scatter(x=steps[m], y=after[m], mode='markers', marker=dict(symbol='circle', color=colour),
                                      name=f'{kind} after', legendgroup=kind, showlegend=False), 2, 1)
-    for ph, s0, s1 in _phase_bands(steps, kinds):
-        fig.add_vrect(x0=s0 - 0.5, x1=s1 + 0.5, fillcolor=PHASE_COLOURS[ph], line_width=0, layer='below',
-                      annotation_text=ph.upper(), annotation_position='top left')
+    bands = _phase_bands(steps, kinds)
+    for i, (ph, s0, s1) in enumerate(bands):   # phases within one step (a whole cycle in one step) share it side by side
+        x0 = s0 if i and bands[i - 1][2] == s0 else s0 - 0.5
+        x1 = s1 if i + 1 < len(bands) and bands[i + 1][1] == s1 else s1 + 0.5
+        fig.add_vrect(x0=x0, x1=x1, fillcolor=PHASE_COLOURS[ph], line_width=0, layer='below',
+                      annotation_text=ph.upper(), annotation_position='top left' if x0 < s0 else 'top right')
     fig.update_yaxes(title='event', row=1, col=1); fig.update_yaxes(title='strength before ○ / after ●', row=2, col=1)
     fig.update_xaxes(title='step', row=2, col=1)
     return _layout(fig, f'dream cycles — {len(steps)} consolidation events', 460)
