@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 from .core import DataError, Settings, atomic_path, load_settings, register
 
 # %% auto #0
-__all__ = ['FILES', 'RemoteFile', 'data_root', 'fetch', 'Vocab', 'Corpus', 'wikitext2', 'tinyshakespeare', 'StreamBatches']
+__all__ = ['FILES', 'RemoteFile', 'data_root', 'fetch', 'Vocab', 'Corpus', 'wikitext2', 'tinyshakespeare', 'BPEVocab',
+           'train_bpe', 'wikitext2_bpe', 'StreamBatches']
 
 # %% ../nbs/20_data.ipynb #4c62760c
 @dataclass(frozen=True)
@@ -148,6 +149,42 @@ def tinyshakespeare(data_dir: Path | None = None) -> Corpus:
     ids = vocab.encode(text)
     a, b = int(0.9 * len(ids)), int(0.95 * len(ids))
     return Corpus('tinyshakespeare', vocab, ids[:a], ids[a:b], ids[b:])
+
+# %% ../nbs/20_data.ipynb #195019d6
+class BPEVocab(Vocab):
+    "A byte-level BPE vocabulary around a trained `tokenizers.Tokenizer`; `<eos>` ends each line."
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        super().__init__([tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())], 'bpe')
+        self.eos = self.stoi['<eos>']
+
+    def encode(self, text: str) -> Tensor:
+        "Ids of `text`: each line's BPE tokens, then `<eos>`."
+        return torch.tensor([i for e in self.tokenizer.encode_batch(text.splitlines()) for i in (*e.ids, self.eos)])
+
+    def decode(self, ids) -> str:
+        "The text of `ids`, `<eos>` as a newline."
+        lines, cur = [], []
+        for i in map(int, ids):
+            if i == self.eos: lines.append(self.tokenizer.decode(cur)); cur = []
+            else: cur.append(i)
+        return ''.join(line + '\n' for line in lines) + (self.tokenizer.decode(cur) if cur else '')
+
+def train_bpe(lines: list[str], vocab_size: int) -> BPEVocab:
+    "A byte-level BPE vocabulary of `vocab_size` (including `<eos>`) learned from `lines`."
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    tok.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=['<eos>'], show_progress=False,
+                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return BPEVocab(tok)
+
+@register('corpus', 'wikitext2-bpe')
+def wikitext2_bpe(data_dir: Path | None = None, vocab_size: int = 30_000) -> Corpus:
+    "WikiText-2 as 30k byte-level BPE tokens (trained on the training split), one `<eos>` per line."
+    texts = [fetch(f, data_dir).read_text(encoding='utf-8') for f in FILES['wikitext2']]
+    vocab = train_bpe(texts[0].splitlines(), vocab_size)
+    return Corpus('wikitext2-bpe', vocab, *(vocab.encode(t) for t in texts))
 
 # %% ../nbs/20_data.ipynb #ce77653a
 class StreamBatches:
