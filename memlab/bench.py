@@ -452,7 +452,7 @@ def bench_telemetry(systems=('transformer',), corpus: str = 'wikitext2', max_ste
     return out
 
 # %% ../nbs/60_bench.ipynb #4fd8e0f3
-def _target_logprobs(model, ids: Tensor, batch_size: int, seq_len: int) -> Tensor:
+def _target_logprobs(model, ids: torch.Tensor, batch_size: int, seq_len: int) -> torch.Tensor:
     "log p(target) of every scored token of the stream `ids`, from the model's `score` (state carried; no [N, V] kept by systems that avoid it)."
     from memlab.data import StreamBatches
     from memlab.systems.interface import evaluating
@@ -464,7 +464,7 @@ def _target_logprobs(model, ids: Tensor, batch_size: int, seq_len: int) -> Tenso
             out.append(-o.nll.float().cpu().flatten())
     return torch.cat(out)
 
-def _ppl(logp: Tensor) -> float: return math.exp(-logp.double().mean().item())
+def _ppl(logp: torch.Tensor) -> float: return math.exp(-logp.double().mean().item())
 
 @register('suite', 'clifford')
 def bench_clifford(corpus: str = 'wikitext2', context: int = 3, levels: int = 4, tune_tokens: int = 20_000,
