@@ -466,9 +466,17 @@ def _target_logprobs(model, ids: torch.Tensor, batch_size: int, seq_len: int) ->
 
 def _ppl(logp: torch.Tensor) -> float: return math.exp(-logp.double().mean().item())
 
+def _mixture(lambdas, a_valid, b_valid, a_test, b_test) -> tuple[float, float, float]:
+    "λ·p_a + (1-λ)·p_b from per-token log-probabilities: the λ best on valid, its valid and test perplexity."
+    lam = torch.tensor(lambdas, dtype=torch.float64)[:, None]
+    mix = lambda a, b: torch.logaddexp(lam.log() + a.double()[None], (1 - lam).log() + torch.as_tensor(b, dtype=torch.float64)[None])
+    mv = mix(a_valid, b_valid)
+    j = int(torch.tensor([_ppl(r) for r in mv]).argmin())
+    return lambdas[j], _ppl(mv[j]), _ppl(mix(a_test, b_test)[j])
+
 @register('suite', 'clifford')
 def bench_clifford(corpus: str = 'wikitext2', context: int = 3, levels: int = 4, tune_tokens: int = 20_000,
-                   temperatures=(0.01, 0.02, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0), lambdas=(0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999),
+                   temperatures=(0.01, 0.02, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0), lambdas=(0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0),
                    eval_batch_size: int = 8, seq_len: int = 256, max_steps: int | None = None, out_dir: Path | None = None, **_) -> Path:
     "KN-3/KN-5, clifford (superposition, faithful) by holographic scores, their labelled mixture, dreams vs sham, torus scaling, footprint."
     import copy
@@ -493,6 +501,10 @@ def bench_clifford(corpus: str = 'wikitext2', context: int = 3, levels: int = 4,
         rows.append(dict(system=f'kn (order {order})', scored_by='interpolated modified Kneser-Ney', learn_s=secs,
                          valid_ppl=_ppl(tune), test_ppl=_ppl(logps[f'kn{order}']), memory_bytes=m.grams.numel() * 4))
         print(rows[-1], flush=True); save()
+    lam, v, t = _mixture(lambdas, logps['kn5-valid'], -math.log(V), logps['kn5'], -math.log(V))   # the control for any mixture gain
+    rows.append(dict(system=f'CONTROL {lam:g}·KN-5 + {1 - lam:g}·uniform', scored_by='mixture with a uniform distribution, λ chosen on valid',
+                     learn_s=rows[1]['learn_s'], valid_ppl=v, test_ppl=t, memory_bytes=rows[1]['memory_bytes']))
+    print(rows[-1], flush=True); save()
     for mode in ('superposition', 'faithful'):
         m, secs = learn('clifford', context=context, levels=levels, mode=mode)
         grid = []
@@ -506,15 +518,11 @@ def bench_clifford(corpus: str = 'wikitext2', context: int = 3, levels: int = 4,
         rows.append(dict(system=f'clifford ({mode})', scored_by=f'softmax(<R, E_v> / T), T={temperatures[best]:g} chosen on valid',
                          learn_s=secs, valid_ppl=_ppl(holo_valid), test_ppl=_ppl(holo), memory_bytes=mem))
         print(rows[-1], flush=True)
-        lam = torch.tensor(lambdas)[:, None]
-        mix = lambda a, b: torch.logaddexp(lam.log() + a[None], (1 - lam).log() + b[None])
-        mv = mix(logps['kn5-valid'], holo_valid)
-        j = int(torch.tensor([_ppl(r) for r in mv]).argmin())
-        rows.append(dict(system=f'MIXTURE {lambdas[j]:g}·KN-5 + {1 - lambdas[j]:g}·clifford ({mode})',
-                         scored_by='labelled mixture, λ chosen on valid', learn_s=rows[-1]['learn_s'] + rows[1]['learn_s'],
-                         valid_ppl=_ppl(mv[j]), test_ppl=_ppl(mix(logps['kn5'], holo)[j]), memory_bytes=mem + rows[1]['memory_bytes']))
+        lam, v, t = _mixture(lambdas, logps['kn5-valid'], holo_valid, logps['kn5'], holo)
+        rows.append(dict(system=f'MIXTURE {lam:g}·KN-5 + {1 - lam:g}·clifford ({mode})', scored_by='labelled mixture, λ chosen on valid',
+                         learn_s=rows[-1]['learn_s'] + rows[1]['learn_s'], valid_ppl=v, test_ppl=t, memory_bytes=mem + rows[1]['memory_bytes']))
         print(rows[-1], flush=True); save()
-        if mode == 'superposition': dreamer = m
+        if mode == 'superposition': dreamer, dreamer_valid = m, _ppl(holo_valid)
     # dreams: the same held-out batches, dream vs sham (equal compute), each on a fresh copy of the learned memory
     x, y = next(iter(StreamBatches(data.valid, eval_batch_size, seq_len)))
     for sham in (False, True):
@@ -525,7 +533,7 @@ def bench_clifford(corpus: str = 'wikitext2', context: int = 3, levels: int = 4,
         extra.setdefault('dreams', []).append(dict(kind='sham (a copy)' if sham else 'dream', heldout_ppl_before=math.exp(r['before'][0]),
                                                    heldout_ppl_after_nrem=math.exp(r['nrem'][0]), heldout_ppl_after=math.exp(r['rem'][0]),
                                                    accuracy_before=r['before'][1], accuracy_after=r['rem'][1],
-                                                   valid_ppl_before=rows[2]['valid_ppl'], valid_ppl_after=after_valid))
+                                                   valid_ppl_before=dreamer_valid, valid_ppl_after=after_valid))
         print(extra['dreams'][-1], flush=True); save()
     # toroidal attention inside the model: forward time as the context grows
     m = copy.deepcopy(dreamer); m.torus = 0.1

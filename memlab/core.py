@@ -171,9 +171,9 @@ def discover(kind: str, again: bool = False):
                           f"({type(e).__name__}: {e}); its {kind}s are left out")
 
 def names(kind: str) -> list[str]:
-    "The registered names of `kind`."
+    "The registered names of `kind`, sorted (the order never depends on which module happened to be imported first)."
     discover(kind)
-    return list(REGISTRY[kind])
+    return sorted(REGISTRY[kind])
 
 def lookup(kind: str, name: str) -> Callable:
     "The factory registered under `name`, or a `ConfigError` listing the valid names."
@@ -182,7 +182,7 @@ def lookup(kind: str, name: str) -> Callable:
         if not REGISTRY[kind]:
             raise ConfigError(f"no {kind} is registered: the entry point group {ENTRY_POINTS[kind]!r} is empty. "
                               f"Install memlab (`pip install -e .` in its folder) so that its entry points exist")
-        raise bad_choice(kind, name, REGISTRY[kind])
+        raise bad_choice(kind, name, sorted(REGISTRY[kind]))
     return REGISTRY[kind][name]
 
 # %% ../nbs/00_core.ipynb #d7986a97
