@@ -476,7 +476,7 @@ def _mixture(lambdas, a_valid, b_valid, a_test, b_test) -> tuple[float, float, f
 
 @register('suite', 'clifford')
 def bench_clifford(corpus: str = 'wikitext2', context: int = 3, levels: int = 4, tune_tokens: int = 20_000,
-                   temperatures=(0.01, 0.02, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0), lambdas=(0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0),
+                   temperatures=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.3, 1.0, 3.0), lambdas=(0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0),
                    eval_batch_size: int = 8, seq_len: int = 256, max_steps: int | None = None, out_dir: Path | None = None, **_) -> Path:
     "KN-3/KN-5, clifford (superposition, faithful) by holographic scores, their labelled mixture, dreams vs sham, torus scaling, footprint."
     import copy
