@@ -1,7 +1,7 @@
 """The dashboard in a real browser: a run trained in a process that has exited is replayed by `memlab dash`
 (a real server), opened in headless Chromium (the Debian package, driven by Playwright), and every view must
 render non-empty Plotly figures. Screenshots land in test-artifacts/<view>.png."""
-import os, shutil, socket, subprocess, sys, time, urllib.request
+import contextlib, os, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -57,10 +57,11 @@ def saved_run(tmp_path_factory):
     return Path(r.stdout.strip().splitlines()[-1])       # the training process has exited
 
 
-@pytest.fixture(scope='module')
-def dash_url(saved_run):
+@contextlib.contextmanager
+def served(run: Path):
+    "`memlab dash RUN` on a free port, as a real server process; yields its address and stops it afterwards."
     port = _free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent/'memlab'), 'dash', str(saved_run), '--port', str(port)],
+    proc = subprocess.Popen([str(Path(sys.executable).parent/'memlab'), 'dash', str(run), '--port', str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     url = f'http://127.0.0.1:{port}/memlab'
     try:
@@ -70,6 +71,23 @@ def dash_url(saved_run):
         proc.terminate()
         try: proc.wait(10)
         except subprocess.TimeoutExpired: proc.kill()
+
+
+@pytest.fixture(scope='module')
+def dash_url(saved_run):
+    with served(saved_run) as url: yield url
+
+
+def show(page, view: str, shot: str):
+    "Open the dashboard tab `view`, screenshot it to test-artifacts/`shot`, and require every figure in it to have drawn data."
+    page.get_by_text(view, exact=True).first.click()
+    plots = page.locator('.js-plotly-plot').filter(visible=True)
+    plots.first.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    stats = [p.evaluate(PLOT_STATS) for p in plots.all() if p.is_visible()]
+    page.screenshot(path=str(ARTIFACTS/shot), full_page=True)
+    assert stats, f'{view}: no figure shown'
+    for s in stats: assert s['points'] > 0 and s['drawn'] > 0 and s['width'] > 100, f'{view}: an empty figure {s}'
 
 
 def test_views_render_in_chromium(dash_url):
@@ -86,16 +104,7 @@ def test_views_render_in_chromium(dash_url):
         page.route('**/*', offline)
         page.goto(dash_url)
         page.get_by_text('recorded steps').first.wait_for(timeout=30_000)
-        for view in VIEWS:
-            page.get_by_text(view, exact=True).first.click()
-            plots = page.locator('.js-plotly-plot').filter(visible=True)
-            plots.first.wait_for(timeout=30_000)
-            page.wait_for_timeout(500)
-            stats = [p.evaluate(PLOT_STATS) for p in plots.all() if p.is_visible()]
-            page.screenshot(path=str(ARTIFACTS/f'{view}.png'), full_page=True)
-            assert stats, f'{view}: no figure shown'
-            for s in stats:
-                assert s['points'] > 0 and s['drawn'] > 0 and s['width'] > 100, f'{view}: an empty figure {s}'
+        for view in VIEWS: show(page, view, f'{view}.png')
         browser.close()
     assert not outside, f'the dashboard asked the network for {outside}'
     for view in VIEWS: assert (ARTIFACTS/f'{view}.png').stat().st_size > 10_000
@@ -134,12 +143,7 @@ def test_clifford_views_show_its_own_memory(tmp_path):
     kinds = set(ds['dream.event.kind'].values.astype(str))
     assert {'dream.nrem', 'dream.rem', 'dream.check'} <= kinds, kinds
     assert {'hologram.spectrum', 'memory.usage', 'torus.phase', 'retrieval.entropy'} <= set(ds.data_vars), list(ds.data_vars)
-    port = _free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent/'memlab'), 'dash', str(run), '--port', str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    url = f'http://127.0.0.1:{port}/memlab'
-    try:
-        _wait_http(url, proc)
+    with served(run) as url:
         from playwright.sync_api import sync_playwright
         ARTIFACTS.mkdir(exist_ok=True)
         with sync_playwright() as pw:
@@ -147,17 +151,6 @@ def test_clifford_views_show_its_own_memory(tmp_path):
             page = browser.new_page(viewport={'width': 1280, 'height': 1000})
             page.goto(url)
             page.get_by_text('recorded steps').first.wait_for(timeout=30_000)
-            for view in ('memory', 'attention', 'dreams'):
-                page.get_by_text(view, exact=True).first.click()
-                plots = page.locator('.js-plotly-plot').filter(visible=True)
-                plots.first.wait_for(timeout=30_000)
-                page.wait_for_timeout(500)
-                stats = [p.evaluate(PLOT_STATS) for p in plots.all() if p.is_visible()]
-                page.screenshot(path=str(ARTIFACTS/f'clifford-{view}.png'), full_page=True)
-                assert stats and all(s['points'] > 0 and s['drawn'] > 0 for s in stats), f'{view}: {stats}'
+            for view in ('memory', 'attention', 'dreams'): show(page, view, f'clifford-{view}.png')
             assert page.get_by_text('NREM').count() > 0 and page.get_by_text('REM', exact=True).count() > 0
             browser.close()
-    finally:
-        proc.terminate()
-        try: proc.wait(10)
-        except subprocess.TimeoutExpired: proc.kill()
