@@ -524,7 +524,7 @@ def bench_clifford(corpus: str = 'wikitext2', context: int = 3, levels: int = 4,
         print(rows[-1], flush=True); save()
         if mode == 'superposition': dreamer, dreamer_valid = m, _ppl(holo_valid)
     # dreams: the same held-out batches, dream vs sham (equal compute), each on a fresh copy of the learned memory
-    x, y = next(iter(StreamBatches(data.valid, eval_batch_size, seq_len)))
+    x, y = next(iter(StreamBatches(data.valid[tune_tokens + 1:], eval_batch_size, seq_len)))   # not among the tuning tokens
     for sham in (False, True):
         m = copy.deepcopy(dreamer)
         st = m.init_state(eval_batch_size)
