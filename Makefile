@@ -1,4 +1,4 @@
-# memlab: `make demo` (the main job) and `make test` (the whole suite) each do all their set-up.
+# memlab: `make demo` (the main job), `make test` (the whole suite) and `make lab` (JupyterLab on nbs/) each do all their set-up.
 # GPU users pick another PyTorch build, e.g.:
 #   make demo TORCH=torch==2.13.0 TORCH_INDEX=https://download.pytorch.org/whl/cu128
 PYTHON      ?= python3
@@ -11,13 +11,18 @@ SHARED_DATA := $(abspath ../shared/data)
 TEST_DATA   ?= $(if $(wildcard $(SHARED_DATA)/wikitext-2),$(SHARED_DATA),$(CURDIR)/data)
 WORKERS     ?= 2
 
-.PHONY: demo test setup browser data bench-lm clean
+.PHONY: demo test lab setup browser postgres data bench-lm clean
 
 demo: setup data
 	$(BIN)/memlab demo
 
-test: setup browser
+test: setup browser postgres
 	MEMLAB_DATA_DIR=$(TEST_DATA) $(BIN)/python -m pytest -n $(WORKERS) --durations=10
+
+# JupyterLab on the notebooks, at 127.0.0.1 (LAB_ARGS=--no-browser on a machine without a screen)
+LAB_ARGS ?=
+lab: setup data
+	$(BIN)/jupyter lab --notebook-dir nbs --ServerApp.ip=127.0.0.1 $(LAB_ARGS)
 
 setup: $(VENV)/.installed
 
@@ -26,6 +31,10 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+
+# the sweep test starts a private PostgreSQL server (Debian package) for Optuna's RDB storage
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ($(SUDO) apt-get update && $(SUDO) apt-get install -y postgresql)
 
 # torch first, so that memlab's `torch>=2.4` is already satisfied and nothing large is downloaded
 $(VENV)/.installed: pyproject.toml
