@@ -6,7 +6,7 @@ Docs: https://github.com/memlab/memlab/train.html.md"""
 
 # %% ../nbs/30_train.ipynb #46d4e475
 from __future__ import annotations
-import contextlib, errno, gc, hashlib, json, math, os, random, shutil, signal, threading, time, warnings
+import contextlib, errno, gc, hashlib, json, math, os, random, re, shutil, signal, threading, time, warnings
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from .core import (ConfigError, FileLock, MemlabError, bad_choice, atomic_path, 
 from .data import Corpus, StreamBatches
 from .distributed import (agree_max, broadcast_module, broadcast_object, gather_objects, init_distributed, rank_rows,
                                 sync_state)
-from .score import score_stream, segments
+from .score import CONTROLS, check_controls, score_stream, segments
 from .state import State
 from .systems.interface import SequenceModel, lm_loss
 from .tasks import IGNORE, Examples
@@ -123,12 +123,18 @@ CHECKPOINT_SCHEMA = 2    # 1: best-weights files only (read as weights); 2: + re
 class CheckpointError(MemlabError):
     "A checkpoint that is missing, unreadable, of another schema, or cannot continue this run."
 
+def _slug(name: str) -> str:
+    "`name` as one short file-name part (`text:/data/my notes` → `text-my_notes`)."
+    prefix, _, rest = name.rpartition(':')
+    rest = Path(rest).name or rest
+    return re.sub(r'[^A-Za-z0-9._-]+', '_', f'{prefix}-{rest}' if prefix else rest)[:40]
+
 def new_run_dir(system: str, corpus: str, runs_dir: Path | None = None) -> Path:
     "A fresh folder `runs_dir/<time>-<system>-<corpus>[-n]`."
     root = Path(runs_dir or load_settings().runs_dir)
     stamp = datetime.now().strftime('%Y%m%d-%H%M%S')
     for n in range(1000):
-        d = root/f"{stamp}-{system}-{corpus}{'' if n == 0 else f'-{n}'}"
+        d = root/f"{stamp}-{_slug(system)}-{_slug(corpus)}{'' if n == 0 else f'-{n}'}"
         try: d.mkdir(parents=True); return d
         except FileExistsError: continue
         except OSError as e:
@@ -448,13 +454,15 @@ class Trainer:
         "This rank's `(x, y)` batches of the current epoch, from batch `start`."
         return self.source.batches(self.cfg, self.env, self.epoch, start)
 
-    def evaluate(self, split: str = 'valid', max_tokens: int | None = None) -> dict:
-        "Perplexity on the corpus split `split` ('valid'/'test'), streaming with state carried; optionally the first `max_tokens`."
+    def evaluate(self, split: str = 'valid', max_tokens: int | None = None, controls=('on',)) -> dict:
+        "Perplexity on the corpus split `split` ('valid'/'test'), streaming with state carried; optionally the first `max_tokens`; other memory `controls` under `controls`."
         if self.corpus is None: raise ConfigError(f"{self.source!r} has no validation or test split; score examples with memlab.score.score_examples")
         if split not in ('train', 'valid', 'test'): raise ConfigError(f"unknown split {split!r}; choose one of train, valid, test")
-        r = score_stream(self.model, getattr(self.corpus, split), self.cfg.eval_batch_size, self.cfg.seq_len, ('on',), max_tokens,
-                         autocast=self.autocast)['on']
-        return dict(split=split, **r)
+        ids = getattr(self.corpus, split)
+        rows = max(1, min(self.cfg.eval_batch_size, len(ids) - 1))       # a small split of your own is scored in fewer rows
+        if 'on' not in controls: raise ConfigError(f"evaluate: controls {controls!r} must include 'on' (the model as trained)")
+        r = score_stream(self.model, ids, rows, self.cfg.seq_len, tuple(controls), max_tokens, autocast=self.autocast)
+        return dict(split=split, **r['on'], **({'controls': r} if len(r) > 1 else {}))
 
     def log(self, **rec):
         "Append `rec` to the history and (rank 0) to `metrics.jsonl`."
@@ -788,9 +796,11 @@ def _system_class(system: str) -> type[SequenceModel]:
 
 def train(system: str | None = None, corpus: str | None = None, runs_dir: Path | None = None,
           progress: bool = True, hooks: list[Callable] | None = None, resume: str | Path | None = None,
-          announce: Callable[[str], None] | None = None, **kw) -> dict:
-    "Train `system` on the registered `corpus`, or continue the run folder (or checkpoint) `resume`; keyword arguments go to `TrainConfig` or the system's constructor. `announce` hears what starts, once everything is checked."
+          announce: Callable[[str], None] | None = None, controls=('on',), **kw) -> dict:
+    "Train `system` on the registered `corpus`, or continue the run folder (or checkpoint) `resume`; keyword arguments go to `TrainConfig` or the system's constructor. `announce` hears what starts, once everything is checked; the test split is also scored under the memory `controls`."
     tkw, mkw = _split_kwargs(kw)
+    check_controls(controls, CONTROLS[:3])
+    if 'on' not in controls: raise ConfigError(f"controls {tuple(controls)!r} must include 'on' (the model as trained)")
     if resume is not None:
         run_dir, start = _resume_target(resume)
         saved = _run_config(run_dir)
@@ -809,6 +819,10 @@ def train(system: str | None = None, corpus: str | None = None, runs_dir: Path |
     if announce: announce(f'resuming {resume}' if resume is not None else f'training {system} on {corpus}')
     seed_everything(cfg.seed)
     data = load_corpus()
+    if announce and getattr(data, 'about', ''): announce(data.about)
+    if len(data.train) - 1 < cfg.batch_size:
+        raise ConfigError(f"the training split of {corpus} has {len(data.train):,} tokens, too few for batch_size={cfg.batch_size} "
+                          f"(one row per batch element): give more text or a smaller --batch-size")
     model = make_model.build(len(data.vocab), **mkw)
     env, _ = init_distributed(pick_device(cfg.device))
     if resume is None: run_dir = Path(broadcast_object(str(new_run_dir(system, corpus, runs_dir)) if env.is_main else None, env))
@@ -818,7 +832,7 @@ def train(system: str | None = None, corpus: str | None = None, runs_dir: Path |
         if env.is_main: tr.lock = FileLock(run_dir, 'run folder').acquire()   # held until results.json is written
         res = tr.fit(resume=start if resume is not None else None)
         res.update(system=system, corpus=corpus, run_dir=str(run_dir), params=model.param_counts(),
-                   valid=tr.evaluate('valid'), test=tr.evaluate('test'))
+                   valid=tr.evaluate('valid'), test=tr.evaluate('test', controls=controls))
         if env.is_main: atomic_write_text(run_dir/'results.json', json.dumps(res, indent=1))
     except BaseException:
         if resume is None and env.is_main and (tr is None or (tr.step == 0 and not checkpoints(run_dir))):

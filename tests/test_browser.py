@@ -154,3 +154,35 @@ def test_clifford_views_show_its_own_memory(tmp_path):
             for view in ('memory', 'attention', 'dreams'): show(page, view, f'clifford-{view}.png')
             assert page.get_by_text('NREM').count() > 0 and page.get_by_text('REM', exact=True).count() > 0
             browser.close()
+
+
+# `make demo` at a size that runs in seconds: the memory system, the baseline and the reference, on Tiny Shakespeare
+DEMO = ['demo', '--corpus', 'tinyshakespeare', '--minutes', '2', '--max-steps', '40', '--batch-size', '4', '--seq-len', '64',
+        '--set', 'd_model=32', '--set', 'em_slots=16', '--no-dash']
+
+
+def test_demo_shows_its_own_memory(tmp_path):
+    "`memlab demo` records braincore's own memory (no Companion), shown in every view it has, and ends comparing it with the baseline and `kn`."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MEMLAB_RUNS_DIR': str(tmp_path)}
+    r = subprocess.run([str(Path(sys.executable).parent/'memlab'), *DEMO], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.startswith('memlab demo: test perplexity on tinyshakespeare'))
+    rows = [ln.split() for ln in lines[head + 2:head + 6]]
+    assert [row[0] for row in rows] == ['braincore', 'reset', 'transformer', 'kn'], lines[head:head + 6]
+    assert all(float(row[1 if row[0] == 'reset' else 2]) < 65 for row in rows if row[0] != 'transformer' or row[1] == '-'), rows
+    run = Path(lines[-1].split('`memlab dash ')[1].rstrip('`'))
+    from memlab.telemetry import open_run
+    ds = open_run(run)
+    assert {'memory.usage', 'attention.map', 'surprise', 'pm.strength'} <= set(ds.data_vars), list(ds.data_vars)
+    assert 'hologram.spectrum' not in ds                     # nothing from the side Companion
+    with served(run) as url:
+        from playwright.sync_api import sync_playwright
+        ARTIFACTS.mkdir(exist_ok=True)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            page = browser.new_page(viewport={'width': 1280, 'height': 1000})
+            page.goto(url)
+            page.get_by_text('recorded steps').first.wait_for(timeout=30_000)
+            for view in VIEWS: show(page, view, f'demo-{view}.png')      # the dreams view: its episodic writes and fast-weight commits
+            browser.close()

@@ -53,3 +53,54 @@ def test_unreadable_settings(tmp_path):
     bad.write_text('this is not an ini file\n')
     r = run('train', '--max-steps', '1', env={'MEMLAB_SETTINGS': str(bad)})
     assert r.returncode == 2 and 'not valid INI' in r.stderr and str(bad) in r.stderr
+
+
+def test_help_lists_what_is_registered():
+    from memlab.core import names
+    r = run('train', '--help')
+    assert r.returncode == 0 and all(n in r.stdout for n in names('system') + names('corpus')), r.stdout
+    r = run('systems')
+    assert r.returncode == 0 and all(f'{n} — ' in r.stdout for n in names('system')), r.stdout
+    assert 'seed 004' in r.stdout and 'embedding +' in r.stdout
+
+
+def _story(lines=400):
+    return ''.join(f'the {w} sat on the {v} mat and the {v} {w} saw it\n' for w, v in
+                   zip(['cat', 'dog', 'owl', 'fox', 'hen'] * lines, ['red', 'old', 'big', 'wet'] * lines))[:lines * 60]
+
+
+def test_train_on_your_own_text(tmp_path):
+    "A folder of plain text with its own splits trains and reports perplexity; one file is split 90/5/5 by lines, and says so."
+    folder = tmp_path/'my corpus'; folder.mkdir()
+    for name, n in (('train.txt', 300), ('valid.txt', 40), ('test.txt', 40)): (folder/name).write_text(_story(n))
+    small = ['--max-steps', '8', '--batch-size', '4', '--seq-len', '16', '--set', 'd_model=16']
+    r = run('train', '--system', 'lstm', '--task', f'text:{folder}', *small, env={'MEMLAB_RUNS_DIR': str(tmp_path/'runs')})
+    assert r.returncode == 0, r.stderr
+    assert 'test perplexity' in r.stdout and f'splits train.txt, valid.txt, test.txt of {folder}' in r.stdout
+    (run_dir,) = (tmp_path/'runs').iterdir()
+    res = json.loads((run_dir/'results.json').read_text())
+    assert res['corpus'] == f'text:{folder}' and res['test']['ppl'] < 30    # 14 words and <eos>: learnt, not uniform
+    (tmp_path/'book.txt').write_text(_story(400))
+    r = run('train', '--system', 'transformer', '--task', f'text-bpe:{tmp_path}/book.txt', *small, env={'MEMLAB_RUNS_DIR': str(tmp_path/'runs2')})
+    assert r.returncode == 0, r.stderr
+    assert 'split 90/5/5 by lines, in order: train 1–' in r.stdout and 'test perplexity' in r.stdout
+
+
+OWN_TEXT = {
+    'missing': (lambda d: d/'nowhere', 'does not exist'),
+    'empty': (lambda d: (d/'empty.txt').write_text('\n \n') and d/'empty.txt', 'is empty'),
+    'not utf-8': (lambda d: (d/'latin1.txt').write_bytes('caf\xe9\n'.encode('latin-1') * 50) and d/'latin1.txt', 'is not UTF-8 text: byte 3'),
+    'split missing': (lambda d: (d/'train.txt').write_text('a b\n' * 50) and d, 'has train.txt but not valid.txt, test.txt'),
+}
+
+
+@pytest.mark.parametrize('case', OWN_TEXT)
+def test_your_own_text_errors_are_one_paragraph(case, tmp_path):
+    make, msg = OWN_TEXT[case]
+    (data := tmp_path/'data').mkdir()
+    runs = tmp_path/'runs'
+    r = run('train', '--task', f'text:{make(data)}', '--max-steps', '1', env={'MEMLAB_RUNS_DIR': str(runs)})
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert msg in r.stderr and 'Traceback' not in r.stderr
+    assert r.stderr.startswith('memlab: error: ') and r.stderr.count('\n') == 1
+    assert not runs.exists()                                   # nothing was created

@@ -24,6 +24,7 @@ __all__ = ['LSTM', 'Block', 'Transformer']
 class LSTM(SequenceModel):
     "Multi-layer LSTM language model with tied input/output embeddings."
     recipe = dict(optimizer='sgd', lr=20.0, clip=0.25, warmup_steps=0)   # pytorch/examples word_language_model
+    source = 'pytorch/examples word_language_model (Zaremba et al. 2014; tied weights: Press & Wolf 2017)'
     limits = dict(d_model=(1, None), n_layers=(1, None), dropout=(0.0, 1.0))
     def __init__(self, vocab_size: int, d_model: int = 200, n_layers: int = 2, dropout: float = 0.0):
         super().__init__()
@@ -72,6 +73,7 @@ class Block(nn.Module):
 class Transformer(SequenceModel):
     "Causal decoder-only transformer (RoPE, SDPA) with tied embeddings and no memory across segments."
     limits = dict(d_model=(1, None), n_layers=(1, None), n_heads=(1, None), mlp_ratio=(1, None), dropout=(0.0, 1.0))
+    source = 'the matched baseline: a causal transformer (Vaswani et al. 2017) the size of the LSTM'
     def __init__(self, vocab_size: int, d_model: int = 200, n_layers: int = 2, n_heads: int = 4,
                  mlp_ratio: int = 2, dropout: float = 0.0):
         super().__init__()

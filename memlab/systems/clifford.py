@@ -56,6 +56,7 @@ def context_products(windows: Tensor, E: Tensor) -> Tensor:
 class CliffordTorus(SequenceModel):
     "Gradient-free Cl(3,1) generative memory: contexts bound to next tokens, read by unbinding; no trainable parameters."
     recipe = dict(batch_size=16, seq_len=256, max_epochs=1, minutes=None, eval_every=10**9, eval_batch_size=8, warmup_steps=0)
+    source = 'seed 001 (shared/seeds/001_187733c77f52c2e1.txt), SYSTEMS.md §2'
     limits = dict(context=(1, 12), levels=(1, 5), temperature=(1e-6, None), noise=(0.0, None), rate=(0.0, None),
                   torus=(0.0, None), dream_every=(0, None))
 

@@ -73,6 +73,7 @@ def _type_name(typ) -> str:
 class SequenceModel(nn.Module):
     "Base class of memlab systems: `forward(tokens, state) -> Output`, plus every optional capability with its default."
     recipe: ClassVar[dict] = {}                    # TrainConfig defaults this system trains best with
+    source: ClassVar[str] = ''                     # where its design comes from: a seed document, a paper
     memoryless: ClassVar[dict | None] = None       # constructor settings of its no-memory control (None: `Amnesic`)
     limits: ClassVar[dict] = {}                    # option -> (lowest, highest) allowed, None for no bound
 

@@ -115,6 +115,7 @@ def target_probs(self: KNCounts, history: Tensor, targets: Tensor) -> Tensor:
 class KneserNey(SequenceModel):
     "Interpolated modified Kneser-Ney n-gram of order `order` (no gradients: it learns by counting)."
     recipe = dict(batch_size=16, seq_len=256, max_epochs=1, minutes=None, eval_every=10**9, eval_batch_size=8, warmup_steps=0)
+    source = 'interpolated modified Kneser-Ney (Chen & Goodman 1998), the gradient-free reference'
     limits = dict(order=(1, 8))
 
     def __init__(self, vocab_size: int, order: int = 5):

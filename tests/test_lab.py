@@ -1,0 +1,132 @@
+"""The dashboard inline in JupyterLab, in a real browser: the tutorial `01_watch_memory` is copied into a temporary folder (the
+lab never autosaves into nbs/), a JupyterLab server is started on it with its own config, data and runtime folders, the
+notebook is opened in headless Chromium (the Debian package, driven by Playwright — no browser is downloaded) and run with
+Run → Run All Cells. The inline Panel dashboard must render in the cell output and its step count must advance while the
+background run trains; the dashboard the notebook serves while a training cell blocks must answer too, and every cell must
+run. Screenshots land in test-artifacts/lab-*.png."""
+import json, os, re, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+NB = ROOT/'nbs'/'tutorials'/'01_watch_memory.ipynb'
+SECONDS = 24                    # each of the tutorial's two runs trains this long: time to watch each dashboard follow it
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+         '--disable-sync']
+ARTIFACTS = ROOT/'test-artifacts'
+os.environ.setdefault('PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD', '1')
+# no news, update checks or extension listings from the network
+NO_NEWS = {'@jupyterlab/apputils-extension/notification.jupyterlab-settings': {'fetchNews': 'false', 'checkForUpdates': False}}
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+def _poll(what, check, timeout, every=0.5):
+    "Call `check` until it returns something truthy (returned) or `timeout` s pass (fail, saying `what`)."
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if (got := check()): return got
+        time.sleep(every)
+    raise AssertionError(f'{what}: not within {timeout} s')
+
+
+@pytest.fixture
+def lab(tmp_path):
+    "A JupyterLab server on a copy of the tutorial, isolated under tmp_path; yields (base url, token) and shuts it down."
+    import psutil
+    root, home = tmp_path/'root', tmp_path/'jupyter'
+    root.mkdir()
+    shutil.copy(NB, root/NB.name)
+    for name, settings in NO_NEWS.items():
+        (f := home/'config'/'lab'/'user-settings'/name).parent.mkdir(parents=True)
+        f.write_text(json.dumps(settings))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(home/'config'), 'JUPYTER_DATA_DIR': str(home/'data'),
+           'JUPYTER_RUNTIME_DIR': str(home/'runtime'), 'IPYTHONDIR': str(home/'ipython'), 'OMP_NUM_THREADS': '1',
+           'MEMLAB_TUTORIAL_STEPS': str(10**7), 'MEMLAB_TUTORIAL_MINUTES': str(SECONDS / 60)}
+    cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', f'--port={port}', '--ServerApp.port_retries=0',
+           '--ServerApp.ip=127.0.0.1', f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={root}',
+           '--LabApp.news_url=None', '--LabApp.extension_manager=readonly'] + (['--allow-root'] if os.geteuid() == 0 else [])
+    log = tmp_path/'lab.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
+    url, auth = f'http://127.0.0.1:{port}', {'Authorization': f'token {token}'}
+
+    def answers():
+        if proc.poll() is not None: raise AssertionError(f'jupyter lab exited ({proc.returncode}):\n{log.read_text()[-3000:]}')
+        try:
+            with urllib.request.urlopen(urllib.request.Request(f'{url}/api/status', headers=auth), timeout=2) as r: return r.status == 200
+        except OSError: return False
+    try:
+        _poll('jupyter lab answering', answers, 120)
+        yield url, token
+    finally:
+        kernels = [p for p in psutil.Process(proc.pid).children(recursive=True)] if proc.poll() is None else []
+        try: urllib.request.urlopen(urllib.request.Request(f'{url}/api/shutdown', method='POST', headers=auth), timeout=10).close()
+        except OSError: pass                                  # shuts its kernels down, then exits
+        try: proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+        for k in kernels:                                     # a kernel runs in its own session: not in the server's group
+            if k.is_running(): k.kill()
+        print(log.read_text()[-2000:])
+
+
+def _steps(text: str) -> int:
+    return int(re.search(r'(\d+) recorded steps', text).group(1))
+
+
+def test_dashboard_updates_inline_in_jupyterlab(lab):
+    if not Path(CHROMIUM).exists(): pytest.fail(f'chromium not found at {CHROMIUM}; .ci/run installs it (apt-get install chromium)')
+    from playwright.sync_api import sync_playwright
+    url, token = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    outside = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+        def offline(route):
+            if route.request.url.startswith(('http://127.0.0.1', 'ws://127.0.0.1', 'data:', 'blob:')): return route.continue_()
+            outside.append(route.request.url); route.abort()
+        page.route('**/*', offline)
+        page.goto(f'{url}/lab/tree/{NB.name}?token={token}')
+        page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for(timeout=120_000)   # the kernel is up
+        page.get_by_role('menuitem', name='Run', exact=True).click()
+        page.get_by_text('Run All Cells', exact=True).click()
+
+        # (a) the dashboard renders in the cell output (Playwright's locators pierce Panel's shadow DOM)
+        outputs = page.locator('.jp-OutputArea-output')
+        status = outputs.get_by_text(re.compile(r'\d+ recorded steps')).first
+        status.wait_for(timeout=180_000)
+        first = status.inner_text()
+        assert '— training' in first and 'finished' not in first, f'the run ended before the dashboard was seen: {first}'
+        outputs.locator('.js-plotly-plot').first.wait_for(timeout=60_000)
+        # (b) ... and follows the run: its step count advances while the background run trains
+        n = _poll(f'the step count advancing past {first!r}', lambda: (s := _steps(status.inner_text())) > _steps(first) and s, 120)
+        status.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS/'lab-dashboard.png'))
+        outputs.locator('.bk-tab', has_text='memory').first.click()
+        outputs.get_by_text('memory usage').first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS/'lab-memory.png'))
+
+        # the second mode: a blocking training cell, its dashboard served from the kernel at the printed URL
+        served = outputs.get_by_text(re.compile(r'dashboard: http://127\.0\.0\.1:\d+/memlab')).first
+        served.wait_for(timeout=300_000)
+        other = browser.new_page(viewport={'width': 1280, 'height': 900})
+        other.route('**/*', offline)
+        other.goto(served.inner_text().split()[-1])
+        other.get_by_text('recorded steps').first.wait_for(timeout=60_000)
+        other.screenshot(path=str(ARTIFACTS/'lab-served.png'))
+        other.close()
+
+        # every cell ran: the last one (srv.stop()) has its execution count, which Run All reaches only without an error
+        last = page.locator('.jp-CodeCell .jp-InputPrompt').last
+        _poll('the last cell to run', lambda: re.fullmatch(r'\[\d+\]:', last.inner_text().strip()), 300, every=1)
+        assert n > _steps(first)
+        browser.close()
+    assert not [u for u in outside if not u.endswith('.css') and '.css?' not in u], f'the lab asked the network for {outside}'
