@@ -80,6 +80,8 @@ def parser() -> argparse.ArgumentParser:
     _budget(b); b.set_defaults(minutes=10.0)
     s = sub.add_parser('systems', help='list the registered systems: parameters, default recipe, where each comes from')
     s.add_argument('--vocab-size', type=int, default=33_278, help='vocabulary the parameters are counted at (default: WikiText-2, 33,278)')
+    from memlab.sweep import add_parser as add_sweep
+    add_sweep(sub)
     v = sub.add_parser('dash', help='serve the dashboard over a recorded run (saved, or still training)')
     v.add_argument('run', nargs='?', help='run folder (default: the newest recorded run under runs_dir)')
     _where(v); v.add_argument('--show', action='store_true', help='open a browser tab')

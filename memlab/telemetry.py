@@ -215,7 +215,7 @@ def open_run(path: str | Path) -> xr.Dataset:
     return ds
 
 # %% ../nbs/40_telemetry.ipynb #478e5cb8
-def record(system: str = 'transformer', corpus: str = 'wikitext2', rec: Recorder | None = None, companion: bool = True,
+def record(system: str = 'transformer', corpus: str = 'wikitext2', rec: Recorder | None = None, companion: bool = False,
            runs_dir: str | Path | None = None, progress: bool = False, **kw) -> tuple[dict, Recorder]:
     "Train `system` on `corpus` (`train` keyword arguments in `kw`) with a Recorder attached; returns the result and the Recorder."
     from memlab.companion import Companion

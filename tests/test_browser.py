@@ -21,7 +21,7 @@ torch.set_num_threads(1)
 from memlab.core import seed_everything
 from memlab.telemetry import Recorder, record
 seed_everything(0)
-res, rec = record('transformer', 'tinyshakespeare', rec=Recorder(every=5), runs_dir=sys.argv[1], max_steps=40, minutes=None,
+res, rec = record('transformer', 'tinyshakespeare', rec=Recorder(every=5), companion=True, runs_dir=sys.argv[1], max_steps=40, minutes=None,
                   d_model=32, n_layers=2, n_heads=2, batch_size=4, seq_len=32, eval_every=20, eval_tokens=1024, eval_batch_size=32)
 print(res['run_dir'])
 """
@@ -126,7 +126,7 @@ CLIFFORD = """
 import sys, torch
 torch.set_num_threads(1)
 from memlab.telemetry import Recorder, record
-res, rec = record('clifford', 'tinyshakespeare', rec=Recorder(every=5), companion=False, runs_dir=sys.argv[1], max_steps=60,
+res, rec = record('clifford', 'tinyshakespeare', rec=Recorder(every=5), runs_dir=sys.argv[1], max_steps=60,
                   context=4, torus=0.1, dream_every=10, batch_size=8, seq_len=128, eval_tokens=2048)
 print(res['run_dir'])
 """

@@ -29,6 +29,9 @@ BAD_INPUT = {
     'unknown suite': (['bench', 'nope'], {}, "unknown suite 'nope'; choose one of"),
     'bad device': (['train', '--device', 'tpu'], {}, "unknown device 'tpu'; choose one of auto, cpu"),
     'missing data dir': (['train', '--task', 'tinyshakespeare'], {'MEMLAB_DATA_DIR': '/nonexistent/memlab-data'}, 'does not exist'),
+    'bad sweep param': (['sweep', '--task', 'tinyshakespeare', '--param', 'lr=lgo:1e-4:1e-2'], {},
+                        "unknown distribution 'lgo' in 'lr=lgo:1e-4:1e-2'; choose one of log, float, int, choice"),
+    'unknown demo system': (['demo', '--system', 'brain', '--no-dash'], {}, "unknown system 'brain'"),
 }
 
 @pytest.mark.parametrize('case', BAD_INPUT)
@@ -104,3 +107,11 @@ def test_your_own_text_errors_are_one_paragraph(case, tmp_path):
     assert msg in r.stderr and 'Traceback' not in r.stderr
     assert r.stderr.startswith('memlab: error: ') and r.stderr.count('\n') == 1
     assert not runs.exists()                                   # nothing was created
+
+
+def test_sweep_from_the_command_line(tmp_path):
+    r = run('sweep', '--system', 'lstm', '--task', 'tinyshakespeare', '--param', 'lr=log:1:30', '--param', 'd_model=choice:16,32',
+            '--trials', '2', '--max-steps', '4', '--batch-size', '4', '--seq-len', '16', '--name', 'cli', env={'MEMLAB_RUNS_DIR': str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert '2 of 2 trials complete' in r.stdout and f"saved in {tmp_path/'sweeps'/'cli'}" in r.stdout
+    assert {'results.nc', 'leaderboard.md', 'figure.html'} <= {p.name for p in (tmp_path/'sweeps'/'cli').iterdir()}

@@ -77,6 +77,19 @@ def lab(tmp_path):
         print(log.read_text()[-2000:])
 
 
+def _kernel_ready(url, token) -> bool:
+    "The server's kernels: one is idle, and the page holds a connection to it."
+    with urllib.request.urlopen(urllib.request.Request(f'{url}/api/kernels', headers={'Authorization': f'token {token}'}), timeout=5) as r:
+        return any(k['execution_state'] == 'idle' and k['connections'] > 0 for k in json.load(r))
+
+
+def _running(page) -> bool:
+    "Whether Run All started; if the lab asks which kernel to run on, it takes the one it offers (the notebook's python3)."
+    dialog = page.locator('.jp-Dialog').get_by_role('button', name='Select', exact=True)
+    if dialog.is_visible(): dialog.click()
+    return page.locator('.jp-CodeCell .jp-InputPrompt').first.inner_text().strip() not in ('[ ]:', '')
+
+
 def _steps(text: str) -> int:
     return int(re.search(r'(\d+) recorded steps', text).group(1))
 
@@ -95,27 +108,28 @@ def test_dashboard_updates_inline_in_jupyterlab(lab):
             outside.append(route.request.url); route.abort()
         page.route('**/*', offline)
         page.goto(f'{url}/lab/tree/{NB.name}?token={token}')
-        page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for(timeout=120_000)   # the kernel is up
+        _poll('the notebook\'s kernel idle, with the page connected', lambda: _kernel_ready(url, token), 120)
         page.get_by_role('menuitem', name='Run', exact=True).click()
         page.get_by_text('Run All Cells', exact=True).click()
+        _poll('Run All to start', lambda: _running(page), 60)
 
-        # (a) the dashboard renders in the cell output (Playwright's locators pierce Panel's shadow DOM)
-        outputs = page.locator('.jp-OutputArea-output')
-        status = outputs.get_by_text(re.compile(r'\d+ recorded steps')).first
+        # (a) the dashboard renders in the output of its cell (Playwright's locators pierce Panel's shadow DOM)
+        cell = page.locator('.jp-CodeCell').filter(has_text='dash.view()')
+        status = cell.get_by_text(re.compile(r'\d+ recorded steps')).first
         status.wait_for(timeout=180_000)
         first = status.inner_text()
         assert '— training' in first and 'finished' not in first, f'the run ended before the dashboard was seen: {first}'
-        outputs.locator('.js-plotly-plot').first.wait_for(timeout=60_000)
+        cell.locator('.js-plotly-plot').first.wait_for(timeout=60_000)
         # (b) ... and follows the run: its step count advances while the background run trains
         n = _poll(f'the step count advancing past {first!r}', lambda: (s := _steps(status.inner_text())) > _steps(first) and s, 120)
-        status.scroll_into_view_if_needed()
+        cell.evaluate('el => el.scrollIntoView()')
         page.screenshot(path=str(ARTIFACTS/'lab-dashboard.png'))
-        outputs.locator('.bk-tab', has_text='memory').first.click()
-        outputs.get_by_text('memory usage').first.wait_for(timeout=60_000)
+        cell.locator('.bk-tab', has_text='memory').first.click()
+        cell.get_by_text('memory usage').first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS/'lab-memory.png'))
 
         # the second mode: a blocking training cell, its dashboard served from the kernel at the printed URL
-        served = outputs.get_by_text(re.compile(r'dashboard: http://127\.0\.0\.1:\d+/memlab')).first
+        served = page.locator('.jp-OutputArea-output').get_by_text(re.compile(r'dashboard: http://127\.0\.0\.1:\d+/memlab')).first
         served.wait_for(timeout=300_000)
         other = browser.new_page(viewport={'width': 1280, 'height': 900})
         other.route('**/*', offline)
