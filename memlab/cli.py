@@ -170,7 +170,8 @@ def systems_table(vocab_size: int = 33_278) -> str:
         params = (f"{p['embedding']:,} embedding + {p['core']:,} core parameters" if p['total'] else
                   'no trainable parameters: its memory is its state, learned without gradients')
         recipe = ', '.join(f'{k}={v}' for k, v in cls.recipe.items()) or 'the TrainConfig defaults'
-        out += [f'{n} — {(cls.__doc__ or "").strip().splitlines()[0]}', f'    {params}', f'    recipe: {recipe}',
+        about = next(iter((cls.__doc__ or '').strip().splitlines()), 'no description')
+        out += [f'{n} — {about}', f'    {params}', f'    recipe: {recipe}',
                 f"    source: {cls.source or 'not stated'}", '']
     return '\n'.join(out).rstrip()
 

@@ -187,6 +187,8 @@ def lookup(kind: str, name: str) -> Callable:
     "The factory registered under `name` (or its family's, bound to the value after the colon), or a `ConfigError` listing the valid names."
     if name not in names(kind): discover(kind, again=True)        # a package installed since the last look
     if name not in REGISTRY[kind] and (f := _family(kind, name)) is not None: return f
+    if ':' in name and name in REGISTRY[kind]:
+        raise ConfigError(f"{kind} {name!r} names a family: replace {name.split(':', 1)[1]} with a value, e.g. {name.split(':', 1)[0]}:my/folder")
     if name not in REGISTRY[kind]:
         if not REGISTRY[kind]:
             raise ConfigError(f"no {kind} is registered: the entry point group {ENTRY_POINTS[kind]!r} is empty. "

@@ -230,14 +230,14 @@ def text_corpus(path: str | Path) -> Corpus:
     vocab = Vocab(list(dict.fromkeys([*words[0], '<unk>'])), 'word')
     unk = sum(w not in vocab.stoi for ws in words[1:] for w in ws)
     if unk: about += f'; {unk:,} valid/test words unseen in train read as <unk>'
-    return Corpus(f'text:{path}', vocab, *(vocab.encode(t) for t in texts), about=about)
+    return Corpus(f'text:{Path(path).expanduser().resolve()}', vocab, *(vocab.encode(t) for t in texts), about=about)
 
 @register('corpus', 'text-bpe:PATH')
 def text_bpe_corpus(path: str | Path, vocab_size: int = 8_000) -> Corpus:
     "Your own text at `path` as byte-level BPE tokens (at most `vocab_size`, learned on the training split)."
     texts, about = text_splits(path)
     vocab = train_bpe(texts[0].splitlines(), vocab_size)
-    return Corpus(f'text-bpe:{path}', vocab, *(vocab.encode(t) for t in texts), about=about)
+    return Corpus(f'text-bpe:{Path(path).expanduser().resolve()}', vocab, *(vocab.encode(t) for t in texts), about=about)
 
 # %% ../nbs/20_data.ipynb #aea80331
 class StreamBatches:

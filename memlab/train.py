@@ -459,7 +459,7 @@ class Trainer:
         if self.corpus is None: raise ConfigError(f"{self.source!r} has no validation or test split; score examples with memlab.score.score_examples")
         if split not in ('train', 'valid', 'test'): raise ConfigError(f"unknown split {split!r}; choose one of train, valid, test")
         ids = getattr(self.corpus, split)
-        rows = max(1, min(self.cfg.eval_batch_size, len(ids) - 1))       # a small split of your own is scored in fewer rows
+        rows = max(2 if 'shuffled' in controls else 1, min(self.cfg.eval_batch_size, len(ids) - 1))   # a small split of your own: fewer rows
         if 'on' not in controls: raise ConfigError(f"evaluate: controls {controls!r} must include 'on' (the model as trained)")
         r = score_stream(self.model, ids, rows, self.cfg.seq_len, tuple(controls), max_tokens, autocast=self.autocast)
         return dict(split=split, **r['on'], **({'controls': r} if len(r) > 1 else {}))
@@ -823,6 +823,10 @@ def train(system: str | None = None, corpus: str | None = None, runs_dir: Path |
     if len(data.train) - 1 < cfg.batch_size:
         raise ConfigError(f"the training split of {corpus} has {len(data.train):,} tokens, too few for batch_size={cfg.batch_size} "
                           f"(one row per batch element): give more text or a smaller --batch-size")
+    for split in ('valid', 'test'):
+        if len(getattr(data, split)) < (need := 3 if 'shuffled' in controls else 2):
+            raise ConfigError(f"the {split} split of {corpus} has {len(getattr(data, split))} tokens; scoring it needs at least {need}: give more text")
+    if resume is None and ':' in corpus: corpus = data.name      # a family member as loaded (`text:` with its absolute path)
     model = make_model.build(len(data.vocab), **mkw)
     env, _ = init_distributed(pick_device(cfg.device))
     if resume is None: run_dir = Path(broadcast_object(str(new_run_dir(system, corpus, runs_dir)) if env.is_main else None, env))

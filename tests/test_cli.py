@@ -76,15 +76,15 @@ def test_train_on_your_own_text(tmp_path):
     "A folder of plain text with its own splits trains and reports perplexity; one file is split 90/5/5 by lines, and says so."
     folder = tmp_path/'my corpus'; folder.mkdir()
     for name, n in (('train.txt', 300), ('valid.txt', 40), ('test.txt', 40)): (folder/name).write_text(_story(n))
-    small = ['--max-steps', '8', '--batch-size', '4', '--seq-len', '16', '--set', 'd_model=16']
-    r = run('train', '--system', 'lstm', '--task', f'text:{folder}', *small, env={'MEMLAB_RUNS_DIR': str(tmp_path/'runs')})
+    small = ['--batch-size', '4', '--seq-len', '16', '--set', 'd_model=16']
+    r = run('train', '--system', 'lstm', '--task', f'text:{folder}', *small, '--max-steps', '30', env={'MEMLAB_RUNS_DIR': str(tmp_path/'runs')})
     assert r.returncode == 0, r.stderr
     assert 'test perplexity' in r.stdout and f'splits train.txt, valid.txt, test.txt of {folder}' in r.stdout
     (run_dir,) = (tmp_path/'runs').iterdir()
     res = json.loads((run_dir/'results.json').read_text())
-    assert res['corpus'] == f'text:{folder}' and res['test']['ppl'] < 30    # 14 words and <eos>: learnt, not uniform
+    assert res['corpus'] == f'text:{folder}' and res['test']['ppl'] < 16    # 16 words, <eos>, <unk>: uniform would be 18
     (tmp_path/'book.txt').write_text(_story(400))
-    r = run('train', '--system', 'transformer', '--task', f'text-bpe:{tmp_path}/book.txt', *small, env={'MEMLAB_RUNS_DIR': str(tmp_path/'runs2')})
+    r = run('train', '--system', 'transformer', '--task', f'text-bpe:{tmp_path}/book.txt', *small, '--max-steps', '8', env={'MEMLAB_RUNS_DIR': str(tmp_path/'runs2')})
     assert r.returncode == 0, r.stderr
     assert 'split 90/5/5 by lines, in order: train 1–' in r.stdout and 'test perplexity' in r.stdout
 
@@ -94,6 +94,8 @@ OWN_TEXT = {
     'empty': (lambda d: (d/'empty.txt').write_text('\n \n') and d/'empty.txt', 'is empty'),
     'not utf-8': (lambda d: (d/'latin1.txt').write_bytes('caf\xe9\n'.encode('latin-1') * 50) and d/'latin1.txt', 'is not UTF-8 text: byte 3'),
     'split missing': (lambda d: (d/'train.txt').write_text('a b\n' * 50) and d, 'has train.txt but not valid.txt, test.txt'),
+    'placeholder': (lambda d: 'PATH', "corpus 'text:PATH' names a family: replace PATH with a value"),
+    'tiny test split': (lambda d: (d/'notes.txt').write_text('a b c\n' * 19 + '\n') and d/'notes.txt', 'the test split of text:'),
 }
 
 

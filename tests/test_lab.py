@@ -26,12 +26,13 @@ def _free_port():
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 
-def _poll(what, check, timeout, every=0.5):
-    "Call `check` until it returns something truthy (returned) or `timeout` s pass (fail, saying `what`)."
+def _poll(what, check, timeout, page=None, every=0.5):
+    "Call `check` until it returns something truthy (returned) or `timeout` s pass (fail, saying `what`); `page` keeps serving meanwhile."
     t0 = time.time()
     while time.time() - t0 < timeout:
         if (got := check()): return got
-        time.sleep(every)
+        if page is None: time.sleep(every)
+        else: page.wait_for_timeout(every * 1000)           # Playwright answers the page's routed requests only while it waits
     raise AssertionError(f'{what}: not within {timeout} s')
 
 
@@ -108,10 +109,10 @@ def test_dashboard_updates_inline_in_jupyterlab(lab):
             outside.append(route.request.url); route.abort()
         page.route('**/*', offline)
         page.goto(f'{url}/lab/tree/{NB.name}?token={token}')
-        _poll('the notebook\'s kernel idle, with the page connected', lambda: _kernel_ready(url, token), 120)
+        _poll('the notebook\'s kernel idle, with the page connected', lambda: _kernel_ready(url, token), 120, page)
         page.get_by_role('menuitem', name='Run', exact=True).click()
         page.get_by_text('Run All Cells', exact=True).click()
-        _poll('Run All to start', lambda: _running(page), 60)
+        _poll('Run All to start', lambda: _running(page), 60, page)
 
         # (a) the dashboard renders in the output of its cell (Playwright's locators pierce Panel's shadow DOM)
         cell = page.locator('.jp-CodeCell').filter(has_text='dash.view()')
@@ -121,7 +122,7 @@ def test_dashboard_updates_inline_in_jupyterlab(lab):
         assert '— training' in first and 'finished' not in first, f'the run ended before the dashboard was seen: {first}'
         cell.locator('.js-plotly-plot').first.wait_for(timeout=60_000)
         # (b) ... and follows the run: its step count advances while the background run trains
-        n = _poll(f'the step count advancing past {first!r}', lambda: (s := _steps(status.inner_text())) > _steps(first) and s, 120)
+        n = _poll(f'the step count advancing past {first!r}', lambda: (s := _steps(status.inner_text())) > _steps(first) and s, 120, page)
         cell.evaluate('el => el.scrollIntoView()')
         page.screenshot(path=str(ARTIFACTS/'lab-dashboard.png'))
         cell.locator('.bk-tab', has_text='memory').first.click()
@@ -140,7 +141,7 @@ def test_dashboard_updates_inline_in_jupyterlab(lab):
 
         # every cell ran: the last one (srv.stop()) has its execution count, which Run All reaches only without an error
         last = page.locator('.jp-CodeCell .jp-InputPrompt').last
-        _poll('the last cell to run', lambda: re.fullmatch(r'\[\d+\]:', last.inner_text().strip()), 300, every=1)
+        _poll('the last cell to run', lambda: re.fullmatch(r'\[\d+\]:', last.inner_text().strip()), 300, page, every=1)
         assert n > _steps(first)
         browser.close()
     assert not [u for u in outside if not u.endswith('.css') and '.css?' not in u], f'the lab asked the network for {outside}'
