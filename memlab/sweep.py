@@ -6,22 +6,23 @@ Docs: https://github.com/memlab/memlab/sweep.html.md"""
 
 # %% ../nbs/62_sweep.ipynb #8e34eed7
 from __future__ import annotations
-import argparse, ast, json, math, os, re, shutil, subprocess, sys
+import argparse, ast, json, math, os, re, shlex, shutil, signal, subprocess, sys, time, uuid, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .core import ConfigError, MemlabError, atomic_path, atomic_write_text, bad_choice, load_settings, lookup
+from .core import ConfigError, DataError, MemlabError, atomic_path, atomic_write_text, bad_choice, load_settings, lookup
 
 if TYPE_CHECKING:
     import optuna, xarray as xr, plotly.graph_objects as go
 
 # %% auto #0
 __all__ = ['DISTRIBUTIONS', 'RESERVED', 'STORAGES', 'SAME', 'Param', 'parse_param', 'parse_params', 'check_sweep', 'redact',
-           'storage_url', 'open_storage', 'optimize', 'SweepError', 'shares', 'sampler_seed', 'work', 'run_workers',
-           'results', 'leaderboard_md', 'sweep_figure', 'save_sweep', 'SweepResult', 'sweep', 'add_parser', 'command']
+           'storage_url', 'open_storage', 'optimize', 'SweepError', 'shares', 'new_launch', 'sampler_seed', 'work',
+           'fail_leftovers', 'run_workers', 'results', 'sweep_leaderboard', 'sweep_figure', 'save_sweep', 'SweepResult',
+           'sweep', 'add_parser', 'command']
 
 # %% ../nbs/62_sweep.ipynb #766ad4ae
 DISTRIBUTIONS = {'log': 'NAME=log:LOW:HIGH', 'float': 'NAME=float:LOW:HIGH', 'int': 'NAME=int:LOW:HIGH',
@@ -88,11 +89,11 @@ def parse_params(params) -> list[Param]:
 RESERVED = ('runs_dir', 'progress', 'hooks', 'resume', 'announce')   # train() arguments the sweep sets itself
 
 def check_sweep(system: str, corpus: str, params, train_kwargs: dict | None = None) -> list[Param]:
-    "The sweep's `Param`s, once the system, corpus, every name and both ends of every range pass `train`'s own checks."
+    "The sweep's `Param`s, once the system, the corpus (loaded), every name and both ends of every range pass `train`'s own checks."
     from dataclasses import fields
     from memlab.train import TrainConfig, _split_kwargs, _system_class
     params, train_kwargs = parse_params(params), dict(train_kwargs or {})
-    make = _system_class(system); lookup('corpus', corpus)
+    make = _system_class(system); lookup('corpus', corpus)()   # loaded: a missing text:PATH is a DataError here
     if fixed := [k for k in train_kwargs if k in RESERVED]: raise ConfigError(f"{fixed[0]} is set by the sweep itself; leave it out")
     tkw, mkw = _split_kwargs(train_kwargs)
     make.check_options(mkw); TrainConfig.of(make, **tkw)
@@ -111,12 +112,19 @@ STORAGES = ('none (in memory; a journal file in the sweep folder with several wo
             'postgresql://USER:PASSWORD@HOST:PORT/DATABASE')
 
 def redact(url: str | None) -> str | None:
-    "`url` with its password replaced by `***`."
-    return None if url is None else re.sub(r'(//[^/:@]*:)[^@/]*@', r'\1***@', str(url))
+    "`url` with its password replaced by `***` and any `password` query parameter dropped; a path is left as it is."
+    if url is None or '://' not in str(url): return url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    try: u = make_url(str(url))
+    except (ArgumentError, ValueError): return re.sub(r'://[^/?#]*@', '://***@', str(url).split('?')[0])   # unreadable: keep no secrets
+    return u.difference_update_query([k for k in u.query if k.lower() == 'password']).render_as_string(hide_password=True)
 
 def storage_url(storage: str | Path | None, workers: int, folder: Path) -> str | None:
     "Where a sweep in `folder` with `workers` processes keeps its study: None (in memory), a journal file's path, or a PostgreSQL URL."
-    if storage is None: return None if workers == 1 else str(Path(folder).resolve()/'journal.log')
+    if storage is None:
+        journal = Path(folder).resolve()/'journal.log'   # kept by an earlier run of this sweep with several workers
+        return str(journal) if workers > 1 or journal.exists() else None
     s = str(storage)
     if s.startswith(('postgresql://', 'postgresql+psycopg2://', 'postgresql+psycopg://')): return s
     if '://' not in s and s.endswith(('.log', '.journal')): return str(Path(s).expanduser().resolve())
@@ -143,21 +151,23 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
         raise ConfigError(f"cannot use the PostgreSQL storage {redact(url)}: {why}; start the server or fix the URL") from None
 
 # %% ../nbs/62_sweep.ipynb #e22a6207
-def _objective(spec: dict, params: list[Param]):
-    from memlab.train import TrainingDiverged, train
+def _objective(spec: dict, params: list[Param], worker: int = 0, launch: str = ''):
+    from memlab.train import train
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr('worker', worker); trial.set_user_attr('launch', launch)
         sampled = {p.name: p.suggest(trial) for p in params}
         try: r = train(spec['system'], spec['corpus'], runs_dir=Path(spec['runs_dir']), progress=False, **spec['train'], **sampled)
-        except (TrainingDiverged, ConfigError) as e:
-            trial.set_user_attr('error', f'{type(e).__name__}: {e}'); raise
+        except BaseException as e:   # Ctrl-C too: the leaderboard says why the trial failed
+            trial.set_user_attr('error', ': '.join(filter(None, (type(e).__name__, str(e))))); raise
         for k, v in dict(run_dir=r['run_dir'], test_ppl=r['test']['ppl'], steps=r['steps']).items(): trial.set_user_attr(k, v)
         return r['valid']['ppl']
     return objective
 
-def optimize(study: optuna.Study, spec: dict, trials: int):
-    "Run `trials` trials of the sweep `spec` (its `sweep.json`) in this process, against `study`."
+def optimize(study: optuna.Study, spec: dict, trials: int, worker: int = 0, launch: str = ''):
+    "Run `trials` trials of the sweep `spec` (its `sweep.json`) in this process, against `study`, as `worker` of `launch`."
     from memlab.train import TrainingDiverged
-    study.optimize(_objective(spec, parse_params(spec['params'])), n_trials=trials, catch=(TrainingDiverged, ConfigError))
+    study.optimize(_objective(spec, parse_params(spec['params']), worker, launch), n_trials=trials,
+                   catch=(TrainingDiverged, ConfigError, DataError))
 
 # %% ../nbs/62_sweep.ipynb #e72d7c86
 class SweepError(MemlabError):
@@ -167,49 +177,77 @@ def shares(trials: int, workers: int) -> list[int]:
     "`trials` split between at most `workers` workers, as evenly as possible."
     return [n for n in (trials // workers + (i < trials % workers) for i in range(workers)) if n]
 
-def sampler_seed(seed: int, start: int, worker: int) -> int:
-    "The sampler seed of `worker` in a sweep seeded `seed` that starts after `start` trials: distinct for each worker and continuation."
-    return int(np.random.SeedSequence([seed, start, worker]).generate_state(1)[0])
+def new_launch() -> str:
+    "A fresh id (32 hex digits) for one start of a sweep, wherever and whenever it runs."
+    return uuid.uuid4().hex
+
+def sampler_seed(seed: int, start: int, worker: int, launch: str = '') -> int:
+    "The sampler seed of `worker` in the `launch` of a sweep seeded `seed` that starts after `start` trials: distinct for each."
+    return int(np.random.SeedSequence([seed, start, worker, int(launch or '0', 16)]).generate_state(1)[0])
 
 def _sampler(seed: int):
     import optuna
     return optuna.samplers.TPESampler(seed=seed)
 
-def work(folder: Path, trials: int, seed: int, url: str | None):
-    "A worker's life: load the study of the sweep in `folder` from `url` and run `trials` trials, one torch thread."
+def work(folder: Path, trials: int, seed: int, url: str | None, worker: int = 0, launch: str = ''):
+    "A worker's life: load the study of the sweep in `folder` from `url` and run `trials` trials as `worker` of `launch`, one torch thread."
     import optuna, torch
     torch.set_num_threads(1)
     spec = json.loads((Path(folder)/'sweep.json').read_text())
     study = optuna.load_study(study_name=spec['name'], storage=open_storage(url), sampler=_sampler(seed))
-    optimize(study, spec, trials)
+    optimize(study, spec, trials, worker, launch)
 
-def run_workers(folder: Path, url: str, counts: list[int], seeds: list[int]):
+def fail_leftovers(study: optuna.Study, launch: str) -> list[int]:
+    "Mark the trials that `launch` left RUNNING (its workers stopped or killed) as failed; their numbers."
+    import optuna
+    left = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)) if t.user_attrs.get('launch') == launch]
+    for t in left:
+        study._storage.set_trial_user_attr(t._trial_id, 'error', 'stopped: the sweep was interrupted before this trial ended')
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+    return [t.number for t in left]
+
+def _stop(procs: list[subprocess.Popen], grace: float):
+    "SIGINT to every running process of `procs`, then SIGKILL to those still running after `grace` seconds."
+    for p in procs:
+        if p.poll() is None: p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace
+    try:
+        for p in procs:
+            try: p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired: pass
+    finally:   # also when a second Ctrl-C cuts the grace period short
+        for p in procs:
+            if p.poll() is None: p.kill(); p.wait()
+
+def run_workers(folder: Path, url: str, counts: list[int], seeds: list[int], launch: str = '', grace: float = 60.0):
     "Start one worker process per entry of `counts` (its number of trials; `seeds` its sampler seed) on the study at `url`; wait for all."
-    logs, procs = Path(folder)/'workers', []
+    logs, procs, files, codes = Path(folder)/'workers', [], [], None
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'MEMLAB_SWEEP_STORAGE': url}
     try:
         for i, n in enumerate(counts):
-            log = open(logs/f'worker-{i}.log', 'w')
-            cmd = [sys.executable, '-m', 'memlab.sweep', '--worker', str(folder), '--trials', str(n), '--seed', str(seeds[i])]
-            procs.append((subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), log))
-        codes = [p.wait() for p, _ in procs]
-    finally:   # interrupted: no worker outlives the sweep
-        for p, log in procs:
-            if p.poll() is None: p.terminate(); p.wait()
-            log.close()
-    for i, c in enumerate(codes):
-        if c != 0:
-            tail = '\n'.join((logs/f'worker-{i}.log').read_text(errors='replace').strip().splitlines()[-5:])
-            raise SweepError(f"sweep worker {i} exited with status {c}; the end of {logs/f'worker-{i}.log'}:\n{tail}")
+            files.append(open(logs/f'worker-{i}.log', 'w'))
+            cmd = [sys.executable, '-m', 'memlab.sweep', '--worker', str(folder), '--trials', str(n), '--seed', str(seeds[i]),
+                   '--index', str(i), '--launch', launch]
+            procs.append(subprocess.Popen(cmd, env=env, stdout=files[-1], stderr=subprocess.STDOUT, start_new_session=True))
+        codes = [p.wait() for p in procs]
+    finally:   # interrupted, or a worker that would not start: no worker outlives the sweep
+        if codes is None: _stop(procs, grace)
+        for f in files: f.close()
+    if failed := [(i, c) for i, c in enumerate(codes) if c != 0]:
+        i, c = failed[0]
+        tail = '\n'.join((logs/f'worker-{i}.log').read_text(errors='replace').strip().splitlines()[-5:])
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ''
+        raise SweepError(f"sweep worker {i}{more} exited with status {c}; the end of {logs/f'worker-{i}.log'}:\n{tail}")
 
 def _main(argv: list[str] | None = None) -> int:
-    "`python -m memlab.sweep --worker FOLDER --trials N --seed S`: one worker of a sweep (started by `run_workers`)."
+    "`python -m memlab.sweep --worker FOLDER --trials N --seed S --index I --launch ID`: one worker of a sweep (started by `run_workers`)."
     p = argparse.ArgumentParser('python -m memlab.sweep', description='one worker process of a memlab sweep')
     p.add_argument('--worker', type=Path, required=True, metavar='FOLDER'); p.add_argument('--trials', type=int, required=True)
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=int, default=0); p.add_argument('--index', type=int, default=0); p.add_argument('--launch', default='')
     a = p.parse_args(argv)
-    work(a.worker, a.trials, a.seed, os.environ.get('MEMLAB_SWEEP_STORAGE') or None)
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # even if started with SIGINT ignored: it is how the sweep stops us
+    work(a.worker, a.trials, a.seed, os.environ.get('MEMLAB_SWEEP_STORAGE') or None, a.index, a.launch)
     return 0
 
 # %% ../nbs/62_sweep.ipynb #0b4d6532
@@ -241,7 +279,7 @@ def _fmt(x, f: str = '.4g') -> str:
     if isinstance(x, str): return x
     return '' if not np.isfinite(x) else format(x, f)
 
-def leaderboard_md(ds: xr.Dataset) -> str:
+def sweep_leaderboard(ds: xr.Dataset) -> str:
     "A Markdown leaderboard of a sweep's Dataset: complete trials by validation perplexity, then the others."
     names, y = [parse_param(s).name for s in json.loads(ds.attrs['params'])], ds.valid_ppl.values
     order = sorted(range(len(y)), key=lambda i: (np.nan_to_num(y[i], nan=np.inf), i))
@@ -284,7 +322,7 @@ def save_sweep(ds: xr.Dataset, folder: Path) -> Path:
     "Write results.nc, leaderboard.md and figure.html (offline) into the sweep `folder`, each atomically."
     folder = Path(folder)
     with atomic_path(folder/'results.nc') as tmp: ds.to_netcdf(tmp, engine='h5netcdf')
-    atomic_write_text(folder/'leaderboard.md', leaderboard_md(ds))
+    atomic_write_text(folder/'leaderboard.md', sweep_leaderboard(ds))
     atomic_write_text(folder/'figure.html', sweep_figure(ds).to_html(include_plotlyjs=True))
     return folder
 
@@ -292,22 +330,33 @@ def save_sweep(ds: xr.Dataset, folder: Path) -> Path:
 def _command(spec: dict, trials: int, workers: int) -> str:
     flags = dict(minutes='--minutes', max_steps='--max-steps', batch_size='--batch-size', seq_len='--seq-len', seed='--seed',
                  lr='--lr', device='--device')
-    fixed = [f'{flags[k]} {v}' if k in flags and v is not None else f'--set {k}={v!r}' for k, v in spec['train'].items()
-             if not (k == 'minutes' and v is None and 'max_steps' in spec['train'])]
-    return ' '.join([f"memlab sweep --system {spec['system']} --task {spec['corpus']}", *[f'--param {p}' for p in spec['params']],
-                     f'--trials {trials}', f'--workers {workers}', *([f"--storage {spec['storage']}"] if spec['storage'] else []),
-                     f"--name {spec['name']}", *fixed])
+    fixed = []
+    for k, v in spec['train'].items():
+        if k == 'minutes' and v is None and 'max_steps' in spec['train']: continue
+        plain = isinstance(v, str) and _literal(v) == v   # read back as this string by --set
+        fixed += [flags[k], str(v)] if k in flags and v is not None else ['--set', f'{k}={v if plain else repr(v)}']
+    args = ['memlab', 'sweep', '--system', spec['system'], '--task', spec['corpus'], *[a for p in spec['params'] for a in ('--param', p)],
+            '--trials', str(trials), '--workers', str(workers), *(['--storage', spec['storage']] if spec['storage'] else []),
+            '--name', spec['name'], *fixed]
+    return ' '.join(map(shlex.quote, args))
 
-def _folder(runs_dir: Path | None, name: str | None, system: str, corpus: str) -> tuple[Path, str]:
+def _folder(runs_dir: Path | None, name: str | None, system: str, corpus: str) -> tuple[Path, str, bool]:
+    "The sweep's folder and name, and whether this call made the folder (exclusively; a default name takes `-n` when taken)."
     from datetime import datetime
+    from memlab.train import _slug
     root = Path(runs_dir or load_settings().runs_dir)/'sweeps'
-    if name is not None:
-        if not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]*', name):
-            raise ConfigError(f"sweep name {name!r} cannot name a folder; use letters, digits, '.', '_' and '-'")
-        return root/name, name
-    stem = f"{system}-{corpus}-{datetime.now():%Y%m%d-%H%M%S}"
-    name = next(n for n in (stem + ('' if i == 0 else f'-{i}') for i in range(1000)) if not (root/n).exists())
-    return root/name, name
+    if name is not None and not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]*', name):
+        raise ConfigError(f"sweep name {name!r} cannot name a folder; use letters, digits, '.', '_' and '-'")
+    stem = name or f"{_slug(system)}-{_slug(corpus)}-{datetime.now():%Y%m%d-%H%M%S}"
+    for n in range(1 if name else 1000):
+        folder = root/(stem + ('' if n == 0 else f'-{n}'))
+        try: folder.mkdir(parents=True); return folder, folder.name, True
+        except FileExistsError:
+            if name: return folder, name, False   # a continuation, or refused by _same_sweep
+        except OSError as e:
+            raise ConfigError(f"cannot create the sweep folder {folder} ({e.strerror}); set runs_dir in settings.ini "
+                              "or $MEMLAB_RUNS_DIR to a writable folder") from None
+    raise ConfigError(f"cannot create a sweep folder under {root}: {stem} is taken a thousand times; give a name")
 
 SAME = ('system', 'corpus', 'params', 'train')   # what a continued sweep must keep
 
@@ -340,7 +389,7 @@ class SweepResult:
                     params=dict(trial.params))
 
     def figure(self) -> go.Figure: return sweep_figure(self.ds)
-    def _repr_markdown_(self) -> str: return leaderboard_md(self.ds)
+    def _repr_markdown_(self) -> str: return sweep_leaderboard(self.ds)
 
 def sweep(system: str, corpus: str, params, trials: int = 8, workers: int = 1, storage: str | Path | None = None,
           name: str | None = None, runs_dir: Path | None = None, **train_kwargs) -> SweepResult:
@@ -349,35 +398,47 @@ def sweep(system: str, corpus: str, params, trials: int = 8, workers: int = 1, s
     params = check_sweep(system, corpus, params, train_kwargs)
     for k, v in dict(trials=trials, workers=workers).items():
         if not (isinstance(v, int) and v >= 1): raise ConfigError(f"sweep: {k} must be an integer >= 1, got {v!r}")
-    folder, name = _folder(runs_dir, name, system, corpus)
-    url = storage_url(storage, workers, folder)
     try: train_kwargs = json.loads(json.dumps(train_kwargs))   # as sweep.json keeps them (and the workers read them)
     except TypeError as e: raise ConfigError(f"sweep: the fixed settings must be plain values (numbers, strings, lists): {e}") from None
-    spec = dict(name=name, system=system, corpus=corpus, params=[str(p) for p in params], train=train_kwargs,
-                runs_dir=str(folder.resolve()/'runs'), storage=redact(url))
-    spec['command'] = _command(spec, trials, workers)
-    _same_sweep(folder, spec, url)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder, name, created = _folder(runs_dir, name, system, corpus)
+    launch, study, spec, started = new_launch(), None, None, False
     level = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)   # a failed trial's error is in the leaderboard, not a traceback here
     try:
-        try:
-            study = optuna.create_study(study_name=name, storage=open_storage(url), direction='minimize', load_if_exists=True)
-            if 'memlab_sweep' in study.user_attrs: _check_same(study.user_attrs['memlab_sweep'], spec, redact(url))   # a study from elsewhere
-            else: study.set_user_attr('memlab_sweep', {k: spec[k] for k in SAME})
-        except ConfigError:
-            if created: shutil.rmtree(folder, ignore_errors=True)   # a sweep that never started leaves no folder behind
-            raise
-        atomic_write_text(folder/'sweep.json', json.dumps(spec, indent=1))
+        url = storage_url(storage, workers, folder)
+        spec = dict(name=name, system=system, corpus=corpus, params=[str(p) for p in params], train=train_kwargs,
+                    runs_dir=str(folder.resolve()/'runs'), storage=redact(url))
+        spec['command'] = _command(spec, trials, workers)
+        if not created: _same_sweep(folder, spec, url)
+        study = optuna.create_study(study_name=name, storage=open_storage(url), direction='minimize', load_if_exists=True)
+        if 'memlab_sweep' in study.user_attrs: _check_same(study.user_attrs['memlab_sweep'], spec, redact(url))   # a study from elsewhere
+        else: study.set_user_attr('memlab_sweep', {k: spec[k] for k in SAME})
         start, counts = len(study.get_trials(deepcopy=False)), shares(trials, workers)
-        seeds = [sampler_seed(int(train_kwargs.get('seed', 0)), start, i) for i in range(len(counts))]
-        if workers == 1: study.sampler = _sampler(seeds[0]); optimize(study, spec, trials)
-        else: run_workers(folder, url, counts, seeds)
+        seeds = [sampler_seed(int(train_kwargs.get('seed', 0)), start, i, launch) for i in range(len(counts))]
+        before = json.loads((folder/'sweep.json').read_text()).get('launches', []) if (folder/'sweep.json').exists() else []
+        spec['launches'] = [*before, dict(launch=launch, start=start, seeds=seeds)]
+        atomic_write_text(folder/'sweep.json', json.dumps(spec, indent=1))
+        started = True
+        if workers == 1: study.sampler = _sampler(seeds[0]); optimize(study, spec, trials, 0, launch)
+        else: run_workers(folder, url, counts, seeds, launch)
+    except BaseException:
+        _wind_up(folder, created, study, spec, launch, started)
+        raise
     finally: optuna.logging.set_verbosity(level)
     ds = results(study, spec)
     save_sweep(ds, folder)
     return SweepResult(folder, ds, study)
+
+def _wind_up(folder: Path, created: bool, study: optuna.Study | None, spec: dict | None, launch: str, started: bool):
+    "After an error: close this launch's trials, then remove the folder this call made if nothing completed, else save the results so far."
+    import optuna
+    try:
+        if started: fail_leftovers(study, launch)
+        done = study is not None and bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+        if created and not done: shutil.rmtree(folder, ignore_errors=True)   # nothing to keep: the name stays free
+        elif started: save_sweep(results(study, spec), folder)
+    except Exception as e:   # the error that stopped the sweep is the one to see
+        warnings.warn(f"could not save what the sweep in {folder} finished ({type(e).__name__}: {e})")
 
 # %% ../nbs/62_sweep.ipynb #19581a8e
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -402,7 +463,7 @@ def command(a: argparse.Namespace) -> int:
     "Run the parsed `memlab sweep` arguments `a`; print the leaderboard and the folder."
     from memlab.cli import _train_kw
     res = sweep(a.system, a.corpus, a.param, trials=a.trials, workers=a.workers, storage=a.storage, name=a.name, **_train_kw(a))
-    print(leaderboard_md(res.ds)); print(f'saved in {res.folder}')
+    print(sweep_leaderboard(res.ds)); print(f'saved in {res.folder}')
     return 0
 
 # %% ../nbs/62_sweep.ipynb #943d1f7c
