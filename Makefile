@@ -19,10 +19,10 @@ demo: setup data
 test: setup browser postgres
 	MEMLAB_DATA_DIR=$(TEST_DATA) $(BIN)/python -m pytest -n $(WORKERS) --durations=10
 
-# JupyterLab on the notebooks, at 127.0.0.1 (LAB_ARGS=--no-browser on a machine without a screen)
+# JupyterLab on the notebooks, at 127.0.0.1 (LAB_ARGS=--no-browser on a machine without a screen; --allow-root when run as root)
 LAB_ARGS ?=
 lab: setup data
-	$(BIN)/jupyter lab --notebook-dir nbs --ServerApp.ip=127.0.0.1 $(LAB_ARGS)
+	MEMLAB_DATA_DIR=$(CURDIR)/data $(BIN)/jupyter lab --notebook-dir nbs --ServerApp.ip=127.0.0.1 $(if $(SUDO),,--allow-root) $(LAB_ARGS)
 
 setup: $(VENV)/.installed
 

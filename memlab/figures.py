@@ -119,12 +119,15 @@ def dream_figure(ds: xr.Dataset) -> go.Figure:
                                      name=f'{kind} before', legendgroup=kind, showlegend=False), 2, 1)
             fig.add_trace(go.Scatter(x=steps[m], y=after[m], mode='markers', marker=dict(symbol='circle', color=colour),
                                      name=f'{kind} after', legendgroup=kind, showlegend=False), 2, 1)
-    bands = _phase_bands(steps, kinds)
+    bands, shapes, notes = _phase_bands(steps, kinds), [], []
     for i, (ph, s0, s1) in enumerate(bands):   # phases within one step (a whole cycle in one step) share it side by side
         x0 = s0 if i and bands[i - 1][2] == s0 else s0 - 0.5
         x1 = s1 if i + 1 < len(bands) and bands[i + 1][1] == s1 else s1 + 0.5
-        fig.add_vrect(x0=x0, x1=x1, fillcolor=PHASE_COLOURS[ph], line_width=0, layer='below',
-                      annotation_text=ph.upper(), annotation_position='top left' if x0 < s0 else 'top right')
+        shapes.append(dict(type='rect', xref='x', yref='paper', x0=x0, x1=x1, y0=0, y1=1, fillcolor=PHASE_COLOURS[ph], line_width=0,
+                           layer='below'))
+        notes.append(dict(xref='x', yref='paper', x=x0 if x0 < s0 else x1, y=1, text=ph.upper(), showarrow=False,
+                          xanchor='left' if x0 < s0 else 'right', yanchor='top'))
+    fig.update_layout(shapes=shapes, annotations=[*fig.layout.annotations, *notes])   # at once: add_vrect per band is quadratic
     fig.update_yaxes(title='event', row=1, col=1); fig.update_yaxes(title='strength before ○ / after ●', row=2, col=1)
     fig.update_xaxes(title='step', row=2, col=1)
     return _layout(fig, f'dream cycles — {len(steps)} consolidation events', 460)
