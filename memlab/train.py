@@ -796,8 +796,8 @@ def _system_class(system: str) -> type[SequenceModel]:
 
 def train(system: str | None = None, corpus: str | None = None, runs_dir: Path | None = None,
           progress: bool = True, hooks: list[Callable] | None = None, resume: str | Path | None = None,
-          announce: Callable[[str], None] | None = None, controls=('on',), **kw) -> dict:
-    "Train `system` on the registered `corpus`, or continue the run folder (or checkpoint) `resume`; keyword arguments go to `TrainConfig` or the system's constructor. `announce` hears what starts, once everything is checked; the test split is also scored under the memory `controls`."
+          announce: Callable[[str], None] | None = None, controls=('on',), score_tokens: int | None = None, **kw) -> dict:
+    "Train `system` on the registered `corpus`, or continue the run folder (or checkpoint) `resume`; keyword arguments go to `TrainConfig` or the system's constructor. `announce` hears what starts, once everything is checked; the test split is also scored under the memory `controls`; `score_tokens` limits the final scores to the first tokens of each split (default: all)."
     tkw, mkw = _split_kwargs(kw)
     check_controls(controls, CONTROLS[:3])
     if 'on' not in controls: raise ConfigError(f"controls {tuple(controls)!r} must include 'on' (the model as trained)")
@@ -836,7 +836,7 @@ def train(system: str | None = None, corpus: str | None = None, runs_dir: Path |
         if env.is_main: tr.lock = FileLock(run_dir, 'run folder').acquire()   # held until results.json is written
         res = tr.fit(resume=start if resume is not None else None)
         res.update(system=system, corpus=corpus, run_dir=str(run_dir), params=model.param_counts(),
-                   valid=tr.evaluate('valid'), test=tr.evaluate('test', controls=controls))
+                   valid=tr.evaluate('valid', score_tokens), test=tr.evaluate('test', score_tokens, controls=controls))
         if env.is_main: atomic_write_text(run_dir/'results.json', json.dumps(res, indent=1))
     except BaseException:
         if resume is None and env.is_main and (tr is None or (tr.step == 0 and not checkpoints(run_dir))):
