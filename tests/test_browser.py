@@ -167,7 +167,7 @@ def test_demo_shows_its_own_memory(tmp_path):
     r = subprocess.run([str(Path(sys.executable).parent/'memlab'), *DEMO], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
-    head = next(i for i, ln in enumerate(lines) if ln.startswith('memlab demo: test perplexity on tinyshakespeare'))
+    head = next(i for i, ln in enumerate(lines) if ln.startswith("memlab demo: test perplexity on the first 50,000 tokens of tinyshakespeare's"))
     rows = [ln.split() for ln in lines[head + 2:head + 6]]
     assert [row[0] for row in rows] == ['braincore', 'reset', 'transformer', 'kn'], lines[head:head + 6]
     assert all(float(row[1 if row[0] == 'reset' else 2]) < 65 for row in rows), rows      # each beats uniform over 65 characters
