@@ -73,6 +73,21 @@ def served(run: Path):
         except subprocess.TimeoutExpired: proc.kill()
 
 
+@contextlib.contextmanager
+def opened(run: Path):
+    "A headless Chromium page on `memlab dash RUN`, once the dashboard shows its recorded steps."
+    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    with served(run) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 1000})
+            page.goto(url)
+            page.get_by_text('recorded steps').first.wait_for(timeout=30_000)
+            yield page
+        finally: browser.close()
+
+
 @pytest.fixture(scope='module')
 def dash_url(saved_run):
     with served(saved_run) as url: yield url
@@ -143,17 +158,9 @@ def test_clifford_views_show_its_own_memory(tmp_path):
     kinds = set(ds['dream.event.kind'].values.astype(str))
     assert {'dream.nrem', 'dream.rem', 'dream.check'} <= kinds, kinds
     assert {'hologram.spectrum', 'memory.usage', 'torus.phase', 'retrieval.entropy'} <= set(ds.data_vars), list(ds.data_vars)
-    with served(run) as url:
-        from playwright.sync_api import sync_playwright
-        ARTIFACTS.mkdir(exist_ok=True)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-            page = browser.new_page(viewport={'width': 1280, 'height': 1000})
-            page.goto(url)
-            page.get_by_text('recorded steps').first.wait_for(timeout=30_000)
-            for view in ('memory', 'attention', 'dreams'): show(page, view, f'clifford-{view}.png')
-            assert page.get_by_text('NREM').count() > 0 and page.get_by_text('REM', exact=True).count() > 0
-            browser.close()
+    with opened(run) as page:
+        for view in ('memory', 'attention', 'dreams'): show(page, view, f'clifford-{view}.png')
+        assert page.get_by_text('NREM').count() > 0 and page.get_by_text('REM', exact=True).count() > 0
 
 
 # `make demo` at a size that runs in seconds: the memory system, the baseline and the reference, on Tiny Shakespeare
@@ -176,13 +183,5 @@ def test_demo_shows_its_own_memory(tmp_path):
     ds = open_run(run)
     assert {'memory.usage', 'attention.map', 'surprise', 'pm.strength'} <= set(ds.data_vars), list(ds.data_vars)
     assert 'hologram.spectrum' not in ds                     # nothing from the side Companion
-    with served(run) as url:
-        from playwright.sync_api import sync_playwright
-        ARTIFACTS.mkdir(exist_ok=True)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-            page = browser.new_page(viewport={'width': 1280, 'height': 1000})
-            page.goto(url)
-            page.get_by_text('recorded steps').first.wait_for(timeout=30_000)
-            for view in VIEWS: show(page, view, f'demo-{view}.png')      # the dreams view: its episodic writes and fast-weight commits
-            browser.close()
+    with opened(run) as page:
+        for view in VIEWS: show(page, view, f'demo-{view}.png')      # the dreams view: its episodic writes and fast-weight commits
