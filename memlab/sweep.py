@@ -152,13 +152,17 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
 
 # %% ../nbs/62_sweep.ipynb #e22a6207
 def _objective(spec: dict, params: list[Param], worker: int = 0, launch: str = ''):
+    from memlab.telemetry import Recorder
     from memlab.train import train
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr('worker', worker); trial.set_user_attr('launch', launch)
         sampled = {p.name: p.suggest(trial) for p in params}
-        try: r = train(spec['system'], spec['corpus'], runs_dir=Path(spec['runs_dir']), progress=False, **spec['train'], **sampled)
+        steps = spec['train'].get('max_steps') or sampled.get('max_steps')
+        rec = Recorder(every=max(1, min(load_settings().telemetry_every, steps // 4)) if steps else None)   # `memlab dash` replays any trial
+        try: r = train(spec['system'], spec['corpus'], runs_dir=Path(spec['runs_dir']), progress=False, hooks=[rec], **spec['train'], **sampled)
         except BaseException as e:   # Ctrl-C too: the leaderboard says why the trial failed
             trial.set_user_attr('error', ': '.join(filter(None, (type(e).__name__, str(e))))); raise
+        finally: rec.close()
         for k, v in dict(run_dir=r['run_dir'], test_ppl=r['test']['ppl'], steps=r['steps']).items(): trial.set_user_attr(k, v)
         return r['valid']['ppl']
     return objective

@@ -26,7 +26,7 @@ def check_folder(res, n: int):
     runs = [Path(str(r)) for r in ds.run_dir.values]
     assert len(set(runs)) == n
     for r in runs:
-        assert r.parent == res.folder/'runs' and (r/'config.json').is_file() and (r/'metrics.jsonl').is_file() and (r/'results.json').is_file()
+        assert r.parent == res.folder/'runs' and (r/'config.json').is_file() and (r/'metrics.jsonl').is_file() and (r/'results.json').is_file() and (r/'telemetry.zarr').is_dir()
     assert (ds.valid_ppl > 1).all() and set(ds.data_vars) >= {'valid_ppl', 'test_ppl', 'lr', 'state', 'run_dir', 'duration'}
     board = (res.folder/'leaderboard.md').read_text()
     assert board.startswith(f'# Sweep {res.folder.name}: lstm on {CORPUS}') and board.count('| COMPLETE |') == n
