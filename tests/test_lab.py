@@ -121,7 +121,8 @@ def _run_all_and_watch(browser, page, url: str, token: str, dash_port: int, offl
     _poll(f'the inline step count advancing past {first!r}', lambda: _steps(status.inner_text()) > _steps(first), 120, page)
 
     # the second mode: a training cell that blocks, with the dashboard served from the kernel (on the port the test chose:
-    # the lab's page may lag behind its updates, so the test does not wait for it to show the URL), which follows the run too
+    # the lab's page may lag behind its updates, and under load it once never showed the printed URL, so the test does not
+    # read the URL from the page), which follows the run too
     _poll(f'the served dashboard listening on port {dash_port}', lambda: _listening(dash_port), 300, page)
     other = browser.new_context(viewport={'width': 1280, 'height': 900}).new_page()
     other.route(OUTSIDE, offline)
@@ -136,7 +137,6 @@ def _run_all_and_watch(browser, page, url: str, token: str, dash_port: int, offl
     # every cell ran: the last one (srv.stop()) has its execution count, which Run All reaches only without an error
     last = page.locator('.jp-CodeCell .jp-InputPrompt').last
     _poll('the last cell to run', lambda: re.fullmatch(r'\[\d+\]:', last.inner_text().strip()), 300, page, every=1)
-    page.locator('.jp-OutputArea-output').get_by_text(f'dashboard: http://127.0.0.1:{dash_port}/memlab').wait_for(timeout=60_000)
     # the kernel is free again: the inline dashboard shows the finished run, and its memory tab how the slots filled up
     final = _poll('the inline dashboard to show the finished run', lambda: 'training finished' in (t := status.inner_text()) and t, 60, page)
     cell.evaluate('el => el.scrollIntoView()')
