@@ -347,20 +347,18 @@ def _command(spec: dict, trials: int, workers: int) -> str:
 def _folder(runs_dir: Path | None, name: str | None, system: str, corpus: str) -> tuple[Path, str, bool]:
     "The sweep's folder and name, and whether this call made the folder (exclusively; a default name takes `-n` when taken)."
     from datetime import datetime
-    from memlab.train import _slug
+    from memlab.train import _slug, fresh_folder
     root = Path(runs_dir or load_settings().runs_dir)/'sweeps'
-    if name is not None and not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]*', name):
+    if name is None:
+        folder = fresh_folder(root, f"{_slug(system)}-{_slug(corpus)}-{datetime.now():%Y%m%d-%H%M%S}", 'sweep folder')
+        return folder, folder.name, True
+    if not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]*', name):
         raise ConfigError(f"sweep name {name!r} cannot name a folder; use letters, digits, '.', '_' and '-'")
-    stem = name or f"{_slug(system)}-{_slug(corpus)}-{datetime.now():%Y%m%d-%H%M%S}"
-    for n in range(1 if name else 1000):
-        folder = root/(stem + ('' if n == 0 else f'-{n}'))
-        try: folder.mkdir(parents=True); return folder, folder.name, True
-        except FileExistsError:
-            if name: return folder, name, False   # a continuation, or refused by _same_sweep
-        except OSError as e:
-            raise ConfigError(f"cannot create the sweep folder {folder} ({e.strerror}); set runs_dir in settings.ini "
-                              "or $MEMLAB_RUNS_DIR to a writable folder") from None
-    raise ConfigError(f"cannot create a sweep folder under {root}: {stem} is taken a thousand times; give a name")
+    try: (root/name).mkdir(parents=True); return root/name, name, True
+    except FileExistsError: return root/name, name, False   # a continuation, or refused by _same_sweep
+    except OSError as e:
+        raise ConfigError(f"cannot create the sweep folder {root/name} ({e.strerror}); set runs_dir in settings.ini "
+                          "or $MEMLAB_RUNS_DIR to a writable folder") from None
 
 SAME = ('system', 'corpus', 'params', 'train')   # what a continued sweep must keep
 

@@ -31,10 +31,10 @@ from .systems.interface import SequenceModel, lm_loss
 from .tasks import IGNORE, Examples
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'PRECISIONS', 'CHECKPOINT_SCHEMA', 'CHECKPOINT_FILES', 'TrainConfig', 'CheckpointError', 'new_run_dir',
-           'write_tensors', 'plain_tensors', 'file_sha256', 'save_weights', 'load_weights', 'write_checkpoint',
-           'read_checkpoint', 'checkpoints', 'latest_checkpoint', 'rng_state', 'set_rng_state', 'Source',
-           'StreamSource', 'ExampleSource', 'as_source', 'TrainingDiverged', 'TrainingInterrupted', 'Trainer',
+__all__ = ['OPTIMIZERS', 'PRECISIONS', 'CHECKPOINT_SCHEMA', 'CHECKPOINT_FILES', 'TrainConfig', 'CheckpointError', 'fresh_folder',
+           'new_run_dir', 'write_tensors', 'plain_tensors', 'file_sha256', 'save_weights', 'load_weights',
+           'write_checkpoint', 'read_checkpoint', 'checkpoints', 'latest_checkpoint', 'rng_state', 'set_rng_state',
+           'Source', 'StreamSource', 'ExampleSource', 'as_source', 'TrainingDiverged', 'TrainingInterrupted', 'Trainer',
            'intact_checkpoint', 'TrainingRun', 'train']
 
 # %% ../nbs/30_train.ipynb #2429b76b
@@ -129,18 +129,21 @@ def _slug(name: str) -> str:
     rest = Path(rest).name or rest
     return re.sub(r'[^A-Za-z0-9._-]+', '_', f'{prefix}-{rest}' if prefix else rest)[:40]
 
-def new_run_dir(system: str, corpus: str, runs_dir: Path | None = None) -> Path:
-    "A fresh folder `runs_dir/<time>-<system>-<corpus>[-n]`."
-    root = Path(runs_dir or load_settings().runs_dir)
-    stamp = datetime.now().strftime('%Y%m%d-%H%M%S')
+def fresh_folder(root: Path, stem: str, what: str = 'run folder') -> Path:
+    "A new folder `root/stem[-n]`, made exclusively: two processes starting at once never share one."
     for n in range(1000):
-        d = root/f"{stamp}-{_slug(system)}-{_slug(corpus)}{'' if n == 0 else f'-{n}'}"
+        d = root/f"{stem}{'' if n == 0 else f'-{n}'}"
         try: d.mkdir(parents=True); return d
         except FileExistsError: continue
         except OSError as e:
-            raise ConfigError(f"cannot create a run folder under {root} ({e.strerror}: {e.filename}); set runs_dir in settings.ini "
+            raise ConfigError(f"cannot create a {what} under {root} ({e.strerror}: {e.filename}); set runs_dir in settings.ini "
                               f"or $MEMLAB_RUNS_DIR to a writable folder") from None
-    raise ConfigError(f"cannot create a run folder under {root}")
+    raise ConfigError(f"cannot create a {what} under {root}: {stem} is taken a thousand times")
+
+def new_run_dir(system: str, corpus: str, runs_dir: Path | None = None) -> Path:
+    "A fresh folder `runs_dir/<time>-<system>-<corpus>[-n]`."
+    root = Path(runs_dir or load_settings().runs_dir)
+    return fresh_folder(root, f"{datetime.now():%Y%m%d-%H%M%S}-{_slug(system)}-{_slug(corpus)}")
 
 def _read_json(path: Path) -> dict:
     try: return json.loads(Path(path).read_text())
