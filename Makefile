@@ -11,7 +11,7 @@ SHARED_DATA := $(abspath ../shared/data)
 TEST_DATA   ?= $(if $(wildcard $(SHARED_DATA)/wikitext-2),$(SHARED_DATA),$(CURDIR)/data)
 WORKERS     ?= 2
 
-.PHONY: demo test lab setup browser postgres data bench-lm clean
+.PHONY: demo test lab setup browser postgres data bench-lm bench-titans clean
 
 demo: setup data
 	$(BIN)/memlab demo
@@ -56,5 +56,13 @@ data:
 bench-lm: setup data
 	$(BIN)/memlab bench lm --minutes 10
 
+# titans against the reference implementation: titans-pytorch lives only in this separate environment, torch pinned beside it
+BENCH_VENV := .venv-bench
+bench-titans: data
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BENCH_VENV)/bin/python -m pip install -q -e . titans-pytorch==0.5.5 $(TORCH)
+	MEMLAB_DATA_DIR=$(CURDIR)/data $(BENCH_VENV)/bin/memlab bench titans
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache
