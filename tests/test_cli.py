@@ -24,7 +24,7 @@ def test_train_tiny_run(tmp_path):
     assert {'config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'checkpoint.json'} <= {p.name for p in run_dir.iterdir()}
 
 BAD_INPUT = {
-    'unknown system': (['train', '--system', 'brain'], {}, "unknown system 'brain'; choose one of braincore, clifford"),
+    'unknown system': (['train', '--system', 'brain'], {}, "unknown system 'brain'; choose one of braincore, cache:SYSTEM, clifford"),
     'unknown task': (['train', '--task', 'wikitext3'], {}, "unknown corpus 'wikitext3'; choose one of"),
     'unknown suite': (['bench', 'nope'], {}, "unknown suite 'nope'; choose one of"),
     'bad device': (['train', '--device', 'tpu'], {}, "unknown device 'tpu'; choose one of auto, cpu"),

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 NB = ROOT/'nbs'/'tutorials'/'01_watch_memory.ipynb'
-SECONDS = 30                    # each of the tutorial's two runs trains this long: time to watch each dashboard follow it
+SECONDS = 60                    # each of the tutorial's two runs trains this long: time to watch each dashboard follow it
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
          '--disable-sync']
