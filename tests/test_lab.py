@@ -11,7 +11,8 @@ import pytest
 from conftest import ROOT
 
 NB = ROOT/'nbs'/'tutorials'/'01_watch_memory.ipynb'
-SECONDS = 60                    # each of the tutorial's two runs trains this long: time to watch each dashboard follow it
+SECONDS = 30                    # the tutorial's inline run trains this long: time to watch its dashboard follow it
+SERVED_SECONDS = 90             # its served run: a second browser page has to load (slowly, under load) before the run ends
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
          '--disable-sync']
@@ -51,7 +52,8 @@ def lab(tmp_path):
     port, dash_port, token = _free_port(), _free_port(), secrets.token_hex(16)
     env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(home/'config'), 'JUPYTER_DATA_DIR': str(home/'data'),
            'JUPYTER_RUNTIME_DIR': str(home/'runtime'), 'IPYTHONDIR': str(home/'ipython'), 'OMP_NUM_THREADS': '1',
-           'MEMLAB_TUTORIAL_STEPS': str(10**7), 'MEMLAB_TUTORIAL_MINUTES': str(SECONDS / 60), 'MEMLAB_DASHBOARD_PORT': str(dash_port)}
+           'MEMLAB_TUTORIAL_STEPS': str(10**7), 'MEMLAB_TUTORIAL_MINUTES': str(SECONDS / 60),
+           'MEMLAB_TUTORIAL_SERVED_MINUTES': str(SERVED_SECONDS / 60), 'MEMLAB_DASHBOARD_PORT': str(dash_port)}
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', f'--port={port}', '--ServerApp.port_retries=0',
            '--ServerApp.ip=127.0.0.1', f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={root}',
            '--LabApp.news_url=None', '--LabApp.extension_manager=readonly'] + (['--allow-root'] if os.geteuid() == 0 else [])
@@ -148,7 +150,8 @@ def _run_all_and_watch(browser, page, url: str, token: str, dash_port: int, offl
     cell.locator('.bk-tab', has_text='memory').first.click()
     step = re.search(r'showing step (\d+)', final).group(1)
     cell.get_by_text(f'hologram spectra — step {step}').first.wait_for(timeout=60_000)
-    page.screenshot(path=str(ARTIFACTS/'lab-memory.png'))
+    # no screenshot of the memory tab: with ~400 recorded steps, Playwright's driver (node) died of "Zone Allocation
+    # failed - process out of memory" while taking it, three runs in a row (2026-11-28); the text above is the check
 
 
 def test_dashboard_updates_inline_in_jupyterlab(lab):
