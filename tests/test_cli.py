@@ -117,3 +117,25 @@ def test_sweep_from_the_command_line(tmp_path):
     assert r.returncode == 0, r.stderr
     assert '2 of 2 trials complete' in r.stdout and f"saved in {tmp_path/'sweeps'/'cli'}" in r.stdout
     assert {'results.nc', 'leaderboard.md', 'figure.html'} <= {p.name for p in (tmp_path/'sweeps'/'cli').iterdir()}
+
+def test_user_memory_commands(tmp_path):
+    "`memlab train --system livemem`, then ingest, ask and forget with its run folder: files made, a question writes nothing, a wipe leaves nothing."
+    runs, users = tmp_path/'runs', tmp_path/'users'
+    r = run('train', '--system', 'livemem', '--task', 'tinyshakespeare', '--max-steps', '4', '--batch-size', '4', '--seq-len', '64',
+            '--set', 'd_model=32', '--set', 'key_dim=16', '--set', 'ring=8', env={'MEMLAB_RUNS_DIR': str(runs)})
+    assert r.returncode == 0, r.stderr
+    (model,) = runs.iterdir()
+    (tmp_path/'diary.txt').write_text('First Citizen:\nBefore we proceed any further, hear me speak.\n' * 20)
+    r = run('ingest', '--model', str(model), '--user', 'alice', '--users', str(users), str(tmp_path/'diary.txt'))
+    assert r.returncode == 0 and 'ingested 1,220 symbols for alice' in r.stdout, r.stderr
+    files = sorted(p.name for p in (users/'alice').iterdir())
+    assert {'state.safetensors', 'L2.trace'} <= set(files), files
+    before = {p: p.read_bytes() for p in (users/'alice').iterdir()}
+    r = run('ask', '--model', str(model), '--user', 'alice', '--users', str(users), '--max-new', '5', 'First Citizen:')
+    assert r.returncode == 0 and len(r.stdout.rstrip('\n')) <= 5, (r.stdout, r.stderr)
+    assert {p: p.read_bytes() for p in (users/'alice').iterdir()} == before
+    r = run('ask', '--model', str(model), '--user', 'bob', '--users', str(users), 'hi')
+    assert r.returncode == 2 and "user 'bob' has no memory" in r.stderr, r.stderr
+    r = run('forget', '--user', 'alice', '--users', str(users))
+    assert r.returncode == 0 and f'removed {len(files)} files' in r.stdout, r.stdout
+    assert not (users/'alice').exists()
