@@ -65,7 +65,7 @@ class Task:
     tbptt: bool = False                                      # detach between segments while fitting examples
     recipe: str = 'short'                                    # a corpus task: each system's recipe of this name (then `fit`, `model`)
 
-# %% ../nbs/55_harness.ipynb #c4a49a27
+# %% ../nbs/55_harness.ipynb #770181a5
 RESULT_METRICS = ('accuracy', 'exact', 'loss', 'ppl', 'chance', 'state_bytes', 'causal_change', 'core_params',
            'embedding_params', 'train_seconds', 'train_tokens_per_s')
 CAUSAL_TOL = 1e-5
@@ -98,8 +98,9 @@ def _backbone_first(systems: dict) -> dict:
         for w in waiting.pop(s, []): order[w] = systems[w]
     return order
 
-def run_harness(systems, tasks: list[Task], seeds=(0,), controls=CONTROLS, progress: bool = True, after: Callable | None = None):
-    "Train and score every system on every task and seed under `controls`; an xarray Dataset of the results. `after(ds)` sees the results so far after each system (a long run cut short keeps what it measured)."
+def run_harness(systems, tasks: list[Task], seeds=(0,), controls=CONTROLS, progress: bool = True, after: Callable | None = None,
+                models: dict | None = None):
+    "Train and score every system on every task and seed under `controls`; an xarray Dataset of the results. `after(ds)` sees the results so far after each system (a long run cut short keeps what it measured); `models`, a dict, receives each trained model under (system, task, seed)."
     check_controls(controls)
     systems = _backbone_first({s: s for s in systems} if not isinstance(systems, dict) else systems)
     recs, dist = [], []
@@ -134,6 +135,7 @@ def run_harness(systems, tasks: list[Task], seeds=(0,), controls=CONTROLS, progr
                             for t in scores: scores[t]['none'] = scores[t]['on']
                     if isinstance(system, str): trained[system] = (model, fit, {t: s['none'] for t, s in scores.items() if 'none' in s})
                 if task.corpus: seq = fit['seq_len']
+                if models is not None: models[(name, task.name, seed)] = model
                 common = dict(causal_change=causality_check(model, V), state_bytes=state_bytes(model, V, seq),
                               core_params=model.param_counts()['core'], embedding_params=model.param_counts()['embedding'],
                               train_seconds=fit['seconds'], train_tokens_per_s=fit['tokens_per_s'])

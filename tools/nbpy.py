@@ -19,13 +19,17 @@ def to_py(nb_path):
     return '\n'.join(out) + '\n'
 
 
-def to_nb(py_text):
+def to_nb(py_text, old=None):
+    "A notebook of the percent script `py_text`; cells whose source is unchanged keep their ids from the notebook `old`."
     cells, kind, lines = [], None, []
+    ids = {}
+    for c in (old or {}).get('cells', []): ids.setdefault(''.join(c['source']).strip('\n'), []).append(c.get('id'))
 
     def flush():
         if kind is None: return
         src = '\n'.join(lines).strip('\n')
-        cell = dict(cell_type=kind, id=uuid.uuid4().hex[:8], metadata={}, source=src.splitlines(keepends=True))
+        kept = ids.get(src) or [None]
+        cell = dict(cell_type=kind, id=kept.pop(0) or uuid.uuid4().hex[:8], metadata={}, source=src.splitlines(keepends=True))
         if kind == 'code': cell.update(execution_count=None, outputs=[])
         cells.append(cell)
 
@@ -42,5 +46,7 @@ def to_nb(py_text):
 if __name__ == '__main__':
     cmd, *args = sys.argv[1:]
     if cmd == 'to-py': sys.stdout.write(to_py(args[0]))
-    elif cmd == 'to-nb': Path(args[1]).write_text(json.dumps(to_nb(Path(args[0]).read_text()), indent=1) + '\n')
+    elif cmd == 'to-nb':
+        old = json.loads(Path(args[1]).read_text()) if Path(args[1]).exists() else None
+        Path(args[1]).write_text(json.dumps(to_nb(Path(args[0]).read_text(), old), indent=1) + '\n')
     else: sys.exit(f'unknown command {cmd!r}; choose one of to-py, to-nb')
