@@ -18,9 +18,10 @@ from .core import atomic_write_text, bad_choice, load_settings, lookup, register
 from .harness import markdown_table
 
 # %% auto #0
-__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite',
-           'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile',
-           'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford', 'bench_titans']
+__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'bench_search', 'rss_bytes', 'bench_traces',
+           'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy',
+           'bench_lm', 'step_profile', 'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford',
+           'bench_titans', 'bench_livemem']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -721,5 +722,185 @@ def bench_titans(systems=None, corpus: str = 'wikitext2', parts=TITANS_PARTS, se
     if 'recall' in parts:
         save_results(_titans_recall(seeds, max_steps, progress), out/'recall', 'titans: recall beyond the attention span',
                      'memlab bench titans --set parts=recall' + (f' --seed {seeds[0]}' if len(seeds) == 1 else ''))
+    save()
+    return out
+
+# %% ../nbs/60_bench.ipynb #beb22171
+LIVEMEM_PARTS = ('recall', 'passkey', 'parity', 'load', 'rss')
+PASSKEY_MODEL = dict(d_model=128, n_layers=4, n_heads=4, key_dim=64, chunk=16, ring=1024)
+
+def _every_symbol(ex):
+    "Examples with every next symbol scored (language modelling over the haystack), for pretraining."
+    from dataclasses import replace
+    from memlab.tasks import IGNORE
+    lab = torch.full_like(ex.inputs, IGNORE); lab[:, :-1] = ex.inputs[:, 1:]
+    return replace(ex, labels=lab)
+
+def _livemem_recall(seeds, max_steps, progress):
+    from memlab.harness import Task, run_harness
+    from memlab.tasks import recall_episodes
+    rec = lambda n, s, noisy: recall_episodes(n, segment=32, n_segments=10 if noisy else 8, noisy=noisy, seed=s)
+    fit = dict(max_steps=max_steps or 800, batch_size=32, lr=3e-3, warmup_steps=50)
+    tasks = [Task(f"recall-{'noisy' if noisy else 'clean'}", train=lambda s, noisy=noisy: rec(2048, s, noisy),
+                  test=lambda s, noisy=noisy: {f"recall-{'noisy' if noisy else 'clean'}": rec(200, 1000 + s, noisy)},
+                  fit=fit, model=dict(d_model=64, key_dim=32, chunk=4, ring=64)) for noisy in (False, True)]
+    return run_harness(['livemem'], tasks, tuple(seeds), progress=progress)
+
+def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, models):
+    from dataclasses import replace
+    from memlab.harness import Task, run_harness
+    from memlab.tasks import passkey, passkey_grid
+    task = Task('passkey', train=lambda s: _every_symbol(replace(passkey(4000, train_length, seed=s), segment=128)),
+                test=lambda s: {f'passkey-{L}@{d:g}': replace(ex, segment=256) for (L, d), ex in passkey_grid(n, lengths, seed=10_000 + s).items()},
+                fit=dict(max_steps=max_steps or 800, batch_size=16, lr=1e-3, warmup_steps=50), model=PASSKEY_MODEL, tbptt=True)
+    return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
+
+def _haystack(key: int, length: int, depth: float) -> str:
+    "A passkey haystack of `length` symbols with `key` at `depth`, without the question."
+    from memlab.tasks import FILLER, NEEDLE
+    needle = NEEDLE.format(key=key)
+    hay = (FILLER * (length // len(FILLER) + 1))[:length - len(needle)]
+    cut = round(depth * len(hay))
+    return hay[:cut] + needle + hay[cut:]
+
+# %% ../nbs/60_bench.ipynb #611a9340
+def _livemem_parity(model, vocab, root: Path, n: int, length: int) -> dict:
+    from memlab.tasks import QUESTION
+    from memlab.users import Memories, attached, with_ring
+    tiers = {name: Memories(with_ring(model, ring), vocab, root/name) for name, ring in (('memory', length // model.chunk + 8), ('disk', 32))}
+    g = torch.Generator().manual_seed(5)
+    same, diff, archived = 0, 0.0, 0
+    for i in range(n):
+        text = _haystack(int(torch.randint(10_000, 50_001, (1,), generator=g)), length, float(torch.rand((), generator=g)))
+        outs = []
+        for name, mem in tiers.items():
+            r = mem.ingest(f'u{i}', text)
+            if name == 'disk': archived += r['archived']
+            st, _, arch = mem._session(f'u{i}')
+            with attached(mem.model, arch), torch.no_grad(): lg = mem.model(vocab.encode(QUESTION)[None], st).logits
+            outs.append((mem.ask(f'u{i}', QUESTION, max_new=5), lg))
+        same += outs[0][0] == outs[1][0]; diff = max(diff, float((outs[0][1] - outs[1][1]).abs().max()))
+    return dict(haystacks=n, length=length, traces_on_disk=archived / n, same_answer=same / n, max_logit_difference=diff)
+
+def _load_worker(job: tuple) -> list[tuple]:
+    "One load-test worker: `ops` operations on random users; (kind, user, seconds, answer) per operation."
+    import random
+    from memlab.tasks import FILLER, QUESTION
+    from memlab.users import Memories, load_model
+    model_path, root, users, ops, ingest_share, seed, ring = job
+    torch.set_num_threads(1)
+    mem, rng, rows = Memories(*load_model(model_path, ring), root), random.Random(seed), []
+    for _ in range(ops):
+        u, t = rng.choice(users), time.perf_counter()
+        if rng.random() < ingest_share: mem.ingest(u, FILLER * 2); rows.append(('ingest', u, time.perf_counter() - t, ''))
+        else:
+            a = mem.ask(u, QUESTION, max_new=5); rows.append(('ask', u, time.perf_counter() - t, a))
+    return rows
+
+def _files(root: Path, skip=()) -> dict:
+    "Path -> (size, mtime, sha256) of every file under `root`, except users in `skip`."
+    import hashlib
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in sorted(root.rglob('*')) if p.is_file() and p.relative_to(root).parts[0] not in skip}
+
+def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, workers: int, ops: int, ingest_share: float,
+                  ring: int, progress: bool) -> dict:
+    import subprocess, sys
+    from tqdm.auto import tqdm
+    from memlab.tasks import QUESTION
+    from memlab.users import Memories, load_model
+    model, vocab = load_model(model_path, ring)
+    mem, g = Memories(model, vocab, root), torch.Generator().manual_seed(7)
+    keys = (torch.randperm(40_001, generator=g)[:n_users] + 10_000).tolist()
+    users = [f'user{i:04d}' for i in range(n_users)]
+    key_of = dict(zip(users, map(str, keys)))
+    t0 = time.perf_counter()
+    for u in tqdm(users, desc='ingest users', disable=not progress):
+        mem.ingest(u, _haystack(int(key_of[u]), history, float(torch.rand((), generator=g))))
+    ingest_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    code = 'import json, sys; from memlab.bench import _load_worker; print(json.dumps(_load_worker(json.loads(sys.argv[1]))))'
+    procs = [subprocess.Popen([sys.executable, '-c', code, json.dumps([str(model_path), str(root), users, ops, ingest_share, 100 + w, ring])],
+                              stdout=subprocess.PIPE, text=True) for w in range(workers)]     # separate processes, as separate servers would be
+    outs = [p.communicate()[0] for p in procs]
+    wall = time.perf_counter() - t0
+    if bad := [w for w, p in enumerate(procs) if p.returncode]: raise RuntimeError(f"load-test workers {bad} failed (see their stderr above)")
+    rows = [tuple(r) for o in outs for r in json.loads(o)]
+    asks = [r for r in rows if r[0] == 'ask']
+    lat = np.array([r[2] for r in asks]) * 1000
+    others = set(key_of.values())
+    leaks = sum(a != key_of[u] and a in others for _, u, _, a in asks)
+    res = dict(users=n_users, history_symbols=history, workers=workers, operations=len(rows), asks=len(asks),
+               ingests=len(rows) - len(asks), wall_s=wall, queries_per_s=len(asks) / wall,
+               ask_p50_ms=float(np.percentile(lat, 50)), ask_p99_ms=float(np.percentile(lat, 99)),
+               ingest_p50_ms=float(np.percentile([r[2] * 1000 for r in rows if r[0] == 'ingest'] or [np.nan], 50)),
+               exact=float(np.mean([a == key_of[u] for _, u, _, a in asks])), answers_with_another_users_key=int(leaks),
+               bytes_per_user=float(np.mean([mem.nbytes(u) for u in users])), first_ingest_s=ingest_s)
+    before = _files(root)                                     # incognito: ten users told something, nothing on disk changes
+    inc = Memories(model, vocab, root, incognito=True)
+    for u in users[:10]: inc.ingest(u, _haystack(99_999, 512, 0.5)); inc.ask(u, QUESTION, max_new=5, remember=True)
+    res['incognito_files_unchanged'] = _files(root) == before
+    gone = users[-10:]                                         # wipe: ten users forgotten, nobody else touched
+    for u in gone: mem.forget(u)
+    res['wiped_users_left_nothing'] = not any(p.relative_to(root).parts[0] in gone for p in root.rglob('*'))
+    res['other_users_unchanged'] = _files(root) == {k: v for k, v in before.items() if k.split('/')[0] not in gone}
+    return res
+
+def _livemem_rss(model, vocab, root: Path, n_traces: int, piece: int, progress: bool) -> list[dict]:
+    from tqdm.auto import tqdm
+    from memlab.tasks import FILLER
+    from memlab.users import Memories
+    mem, rows, text = Memories(model, vocab, root), [], (FILLER * (piece // len(FILLER) + 1))[:piece]
+    t0 = time.perf_counter()
+    with tqdm(total=n_traces, desc='traces', disable=not progress) as bar:
+        while not rows or rows[-1]['traces'] < n_traces:
+            r = mem.ingest('long', text)
+            rows.append(dict(traces=r['archived'], tokens=(rows[-1]['tokens'] if rows else 0) + r['tokens'],
+                             rss_mb=rss_bytes() / 2**20, disk_mb=mem.nbytes('long') / 2**20, seconds=time.perf_counter() - t0))
+            bar.update(r['archived'] - bar.n)
+    return rows
+
+@register('suite', 'livemem')
+def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int | None = None, train_length: int = 512,
+                  lengths=(1024, 2048, 4096, 8192, 12288), n: int = 20, users: int = 1000, history: int = 1024, workers: int = 4,
+                  ops: int = 500, ingest_share: float = 0.2, parity_n: int = 20, parity_length: int = 4096,
+                  rss_traces: int = 1_000_000, rss_piece: int = 65_536, ring: int = 64, model_path: str | None = None,
+                  progress: bool = True, out_dir: Path | None = None, **_) -> Path:
+    "livemem: recall with the four controls, passkey with frozen weights, RAM/disk parity, a load test of `users` users, RSS while ingesting."
+    from memlab.core import ConfigError
+    from memlab.harness import save_results
+    from memlab.users import load_model, save_model, with_ring
+    from memlab.tasks import PASSKEY_VOCAB
+    parts = _names(parts)
+    for p in parts:
+        if p not in LIVEMEM_PARTS: raise bad_choice('livemem bench part', p, LIVEMEM_PARTS)
+    out = _out_dir('livemem', out_dir); out.mkdir(parents=True, exist_ok=True)
+    res = {}
+    def save():
+        atomic_write_text(out/'results.json', json.dumps(res, indent=1, default=str))
+        atomic_write_text(out/'leaderboard.md', f"# livemem\n\n`memlab bench livemem --set parts={','.join(parts)}`\n\n" + '\n\n'.join(
+            f'## {k}\n\n' + markdown_table(v if isinstance(v, list) else [v]) for k, v in res.items()))
+    if 'recall' in parts:
+        save_results(_livemem_recall(seeds, max_steps, progress), out/'recall', 'livemem: recall episodes under the four controls',
+                     'memlab bench livemem --set parts=recall')
+    model = None
+    if 'passkey' in parts:
+        models = {}
+        save_results(_livemem_passkey(seeds, max_steps, _names(lengths) if isinstance(lengths, str) else lengths, n, train_length, progress, models),
+                     out/'passkey', 'livemem: passkey retrieval with the weights frozen', 'memlab bench livemem --set parts=passkey')
+        model = models[('livemem', 'passkey', seeds[0])]
+        model_path = save_model(model, PASSKEY_VOCAB, out/'passkey-model')
+    if {'parity', 'load', 'rss'} & set(parts):
+        if model_path is None: raise ConfigError("the parity, load and rss parts need a passkey model: add the passkey part, or --set model_path=FILE")
+        model, vocab = load_model(model_path)
+        if 'parity' in parts: res['parity'] = _livemem_parity(model, vocab, out/'users-parity', parity_n, parity_length); save()
+        if 'load' in parts: res['load'] = _livemem_load(Path(model_path), out/'users-load', users, history, workers, ops, ingest_share, ring, progress); save()
+        if 'rss' in parts:
+            res['rss'] = _livemem_rss(with_ring(model, ring), vocab, out/'users-rss', rss_traces, rss_piece, progress); save()
+            import plotly.graph_objects as go
+            fig = go.Figure(go.Scatter(x=[r['traces'] for r in res['rss']], y=[r['rss_mb'] for r in res['rss']], mode='lines+markers', name='RSS'))
+            fig.add_scatter(x=[r['traces'] for r in res['rss']], y=[r['disk_mb'] for r in res['rss']], mode='lines', name="the user's files")
+            fig.update_layout(title='livemem: resident memory while one user ingests', xaxis_title='traces archived', yaxis_title='MiB', height=360, width=620)
+            atomic_write_text(out/'rss.html', fig.to_html(include_plotlyjs=True))
     save()
     return out

@@ -22,7 +22,7 @@ from .systems.livemem import LiveMemory
 
 # %% auto #0
 __all__ = ['USER_KIND', 'USER_SCHEMA', 'USER_NAME', 'UserMemoryError', 'model_fingerprint', 'user_folder', 'Memories', 'attached',
-           'writing', 'forget_user', 'save_model', 'load_model']
+           'writing', 'forget_user', 'save_model', 'with_ring', 'load_model']
 
 # %% ../nbs/56_users.ipynb #f582b7cc
 USER_KIND, USER_SCHEMA = 'livemem-user', 1
@@ -227,7 +227,7 @@ def forget(self: Memories, user: str) -> list[str]:
     self._ram.pop(user, None)
     return forget_user(self.root, user, self.wait)
 
-# %% ../nbs/56_users.ipynb #d11d96b2
+# %% ../nbs/56_users.ipynb #02409ddd
 def save_model(model: LiveMemory, vocab: Vocab, path: str | Path) -> Path:
     "Write `model`'s weights and `vocab` to `path` (.safetensors + .json), for `load_model` and the `memlab ingest/ask` commands."
     from memlab.train import save_weights
@@ -235,8 +235,14 @@ def save_model(model: LiveMemory, vocab: Vocab, path: str | Path) -> Path:
     save_weights(model, path, dict(system='livemem', vocab=list(vocab.itos), level=vocab.level))
     return path
 
-def load_model(path: str | Path) -> tuple[LiveMemory, Vocab]:
-    "The frozen model and vocabulary saved by `save_model` at `path`, or of the livemem run folder `path`."
+def with_ring(model: LiveMemory, ring: int) -> LiveMemory:
+    "The same weights with a ring of `ring` traces per reading layer (the ring is memory, not a weight; a user's archive keeps the rest)."
+    m = LiveMemory.build(model.embed.weight.shape[0], **{**{k: v for k, v in model.config.items() if k != 'vocab_size'}, 'ring': ring})
+    m.load_state_dict(model.state_dict())
+    return m.to(model.device)
+
+def load_model(path: str | Path, ring: int | None = None) -> tuple[LiveMemory, Vocab]:
+    "The frozen model and vocabulary saved by `save_model` at `path`, or of the livemem run folder `path`; `ring` overrides its ring size."
     from memlab.train import _load_into, _read_json, _run_config, latest_checkpoint, load_weights, read_checkpoint
     path = Path(path)
     if path.is_dir():
@@ -246,7 +252,7 @@ def load_model(path: str | Path) -> tuple[LiveMemory, Vocab]:
         vocab = lookup('corpus', cfg['corpus'])().vocab
         model = LiveMemory.build(len(vocab), **{k: v for k, v in cfg['model'].items() if k != 'vocab_size'})
         _load_into(model, read_checkpoint(ck)[0]['weights.safetensors'], ck/'weights.safetensors')
-        return model, vocab
+        return (model if ring is None else with_ring(model, ring)), vocab
     path = path.with_suffix('.safetensors')
     if not path.with_suffix('.json').is_file():
         raise ConfigError(f"no model at {path}: give a file written by memlab.users.save_model or a livemem run folder")
@@ -256,4 +262,4 @@ def load_model(path: str | Path) -> tuple[LiveMemory, Vocab]:
     vocab = Vocab(meta['vocab'], meta.get('level', 'char'))
     model = LiveMemory.build(len(vocab), **{k: v for k, v in meta['config'].items() if k != 'vocab_size'})
     load_weights(model, path)
-    return model, vocab
+    return (model if ring is None else with_ring(model, ring)), vocab
