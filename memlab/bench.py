@@ -725,7 +725,7 @@ def bench_titans(systems=None, corpus: str = 'wikitext2', parts=TITANS_PARTS, se
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #beb22171
+# %% ../nbs/60_bench.ipynb #b44abe70
 LIVEMEM_PARTS = ('recall', 'passkey', 'parity', 'load', 'rss')
 PASSKEY_MODEL = dict(d_model=128, n_layers=4, n_heads=4, key_dim=64, chunk=16, ring=1024)
 
@@ -750,9 +750,9 @@ def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, model
     from dataclasses import replace
     from memlab.harness import Task, run_harness
     from memlab.tasks import passkey, passkey_grid
-    task = Task('passkey', train=lambda s: _every_symbol(replace(passkey(4000, train_length, seed=s), segment=128)),
+    task = Task('passkey', train=lambda s: _every_symbol(replace(passkey(8000, train_length, seed=s), segment=64)),
                 test=lambda s: {f'passkey-{L}@{d:g}': replace(ex, segment=256) for (L, d), ex in passkey_grid(n, lengths, seed=10_000 + s).items()},
-                fit=dict(max_steps=max_steps or 800, batch_size=16, lr=1e-3, warmup_steps=50), model=PASSKEY_MODEL, tbptt=True)
+                fit=dict(max_steps=max_steps or 2000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model=PASSKEY_MODEL, tbptt=True)
     return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
 
 def _haystack(key: int, length: int, depth: float) -> str:
@@ -763,7 +763,7 @@ def _haystack(key: int, length: int, depth: float) -> str:
     cut = round(depth * len(hay))
     return hay[:cut] + needle + hay[cut:]
 
-# %% ../nbs/60_bench.ipynb #611a9340
+# %% ../nbs/60_bench.ipynb #8d9d8efa
 def _livemem_parity(model, vocab, root: Path, n: int, length: int) -> dict:
     from memlab.tasks import QUESTION
     from memlab.users import Memories, attached, with_ring
@@ -861,10 +861,10 @@ def _livemem_rss(model, vocab, root: Path, n_traces: int, piece: int, progress: 
     return rows
 
 @register('suite', 'livemem')
-def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int | None = None, train_length: int = 512,
+def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int | None = None, train_length: int = 256,
                   lengths=(1024, 2048, 4096, 8192, 12288), n: int = 20, users: int = 1000, history: int = 1024, workers: int = 4,
                   ops: int = 500, ingest_share: float = 0.2, parity_n: int = 20, parity_length: int = 4096,
-                  rss_traces: int = 1_000_000, rss_piece: int = 65_536, ring: int = 64, model_path: str | None = None,
+                  rss_traces: int = 100_000, rss_piece: int = 65_536, ring: int = 64, model_path: str | None = None,
                   progress: bool = True, out_dir: Path | None = None, **_) -> Path:
     "livemem: recall with the four controls, passkey with frozen weights, RAM/disk parity, a load test of `users` users, RSS while ingesting."
     from memlab.core import ConfigError

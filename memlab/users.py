@@ -70,7 +70,7 @@ class Memories:
         f = self.folder(user)
         return sum(p.stat().st_size for p in f.iterdir() if p.is_file()) if f.is_dir() else 0
 
-# %% ../nbs/56_users.ipynb #f3a908ef
+# %% ../nbs/56_users.ipynb #a9ee5b4f
 class _Ram:
     "An archive of traces held in memory (incognito), searched like a `TraceStore`."
     def __init__(self, keys: Tensor, values: Tensor): self.keys, self.values = keys, values
@@ -85,11 +85,14 @@ class _Ram:
 def _load(self: Memories, user: str) -> tuple[State, dict]:
     "The state (batch of one) and header of `user` on disk, or a fresh state and an empty header."
     f = self.folder(user)/'state.safetensors'
-    if not f.exists(): return self.model.init_state(1), dict(schema=USER_SCHEMA, model=self.fingerprint, tokens=0, archived={})
+    if not f.exists(): return self.model.init_state(1), dict(schema=USER_SCHEMA, user=user, model=self.fingerprint, tokens=0, archived={})
     st = State.load(f, USER_KIND)
     meta = st.meta
     if meta.get('schema') != USER_SCHEMA:
         raise UserMemoryError(f"{f} has user schema {meta.get('schema')!r}; this memlab reads {USER_SCHEMA}")
+    if meta.get('user') != user:
+        raise UserMemoryError(f"{f} holds the memory of user {meta.get('user')!r}, not of {user!r} (a folder copied or renamed "
+                              f"by hand?); it was not read. Move it back, or forget {user!r}")
     if meta.get('model') != self.fingerprint:
         raise UserMemoryError(f"the memory of user {user!r} was written by model {meta.get('model')}, not by this one "
                               f"({self.fingerprint}); ask with that model, or forget the user and ingest again")
