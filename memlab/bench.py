@@ -725,7 +725,7 @@ def bench_titans(systems=None, corpus: str = 'wikitext2', parts=TITANS_PARTS, se
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #b44abe70
+# %% ../nbs/60_bench.ipynb #76abf5df
 LIVEMEM_PARTS = ('recall', 'passkey', 'parity', 'load', 'rss')
 PASSKEY_MODEL = dict(d_model=128, n_layers=4, n_heads=4, key_dim=64, chunk=16, ring=1024)
 
@@ -755,23 +755,15 @@ def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, model
                 fit=dict(max_steps=max_steps or 2000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model=PASSKEY_MODEL, tbptt=True)
     return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
 
-def _haystack(key: int, length: int, depth: float) -> str:
-    "A passkey haystack of `length` symbols with `key` at `depth`, without the question."
-    from memlab.tasks import FILLER, NEEDLE
-    needle = NEEDLE.format(key=key)
-    hay = (FILLER * (length // len(FILLER) + 1))[:length - len(needle)]
-    cut = round(depth * len(hay))
-    return hay[:cut] + needle + hay[cut:]
-
-# %% ../nbs/60_bench.ipynb #8d9d8efa
+# %% ../nbs/60_bench.ipynb #40657f65
 def _livemem_parity(model, vocab, root: Path, n: int, length: int) -> dict:
-    from memlab.tasks import QUESTION
+    from memlab.tasks import QUESTION, haystack
     from memlab.users import Memories, attached, with_ring
     tiers = {name: Memories(with_ring(model, ring), vocab, root/name) for name, ring in (('memory', length // model.chunk + 8), ('disk', 32))}
     g = torch.Generator().manual_seed(5)
     same, diff, archived = 0, 0.0, 0
     for i in range(n):
-        text = _haystack(int(torch.randint(10_000, 50_001, (1,), generator=g)), length, float(torch.rand((), generator=g)))
+        text, _ = haystack(str(int(torch.randint(10_000, 50_001, (1,), generator=g))), length, float(torch.rand((), generator=g)))
         outs = []
         for name, mem in tiers.items():
             r = mem.ingest(f'u{i}', text)
@@ -807,7 +799,7 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
                   ring: int, progress: bool) -> dict:
     import subprocess, sys
     from tqdm.auto import tqdm
-    from memlab.tasks import QUESTION
+    from memlab.tasks import QUESTION, haystack
     from memlab.users import Memories, load_model
     model, vocab = load_model(model_path, ring)
     mem, g = Memories(model, vocab, root), torch.Generator().manual_seed(7)
@@ -816,7 +808,7 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
     key_of = dict(zip(users, map(str, keys)))
     t0 = time.perf_counter()
     for u in tqdm(users, desc='ingest users', disable=not progress):
-        mem.ingest(u, _haystack(int(key_of[u]), history, float(torch.rand((), generator=g))))
+        mem.ingest(u, haystack(key_of[u], history, float(torch.rand((), generator=g)))[0])
     ingest_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     code = 'import json, sys; from memlab.bench import _load_worker; print(json.dumps(_load_worker(json.loads(sys.argv[1]))))'
@@ -838,7 +830,7 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
                bytes_per_user=float(np.mean([mem.nbytes(u) for u in users])), first_ingest_s=ingest_s)
     before = _files(root)                                     # incognito: ten users told something, nothing on disk changes
     inc = Memories(model, vocab, root, incognito=True)
-    for u in users[:10]: inc.ingest(u, _haystack(99_999, 512, 0.5)); inc.ask(u, QUESTION, max_new=5, remember=True)
+    for u in users[:10]: inc.ingest(u, haystack('99999', 512, 0.5)[0]); inc.ask(u, QUESTION, max_new=5, remember=True)
     res['incognito_files_unchanged'] = _files(root) == before
     gone = users[-10:]                                         # wipe: ten users forgotten, nobody else touched
     for u in gone: mem.forget(u)

@@ -255,7 +255,7 @@ class TraceStore:
         "Bytes held by the L1 and L2 buffers (the bound on what the store keeps in memory)."
         return self.l1.numel() * 4 + self.l2.numel() * 4
 
-# %% ../nbs/04_stores.ipynb #83ece8fe
+# %% ../nbs/04_stores.ipynb #c1a487d5
 @patch
 def _check_header(self: TraceStore, committed: tuple[int, int] | None = None) -> tuple[int, int]:
     "Validate the file against this store (header, length, checksum); the traces on disk and their crc32. With `committed` (count, crc32), only the first `count` traces, against that checksum."
@@ -285,15 +285,9 @@ def _check_header(self: TraceStore, committed: tuple[int, int] | None = None) ->
     if size < want:
         raise TraceStoreError(f"{self.path} is truncated: its header counts {count:,} traces ({want:,} bytes) "
                               f"but the file has {size:,} bytes; restore it from a backup; {kept}")
-    got, left = 0, count * self.row * 4
-    buf = memoryview(bytearray(min(left, 1 << 24)))
-    try:
-        with open(self.path, 'rb', buffering=0) as f:
-            f.seek(TRACE_HEADER)
-            while left and (n := f.readinto(buf[:min(left, len(buf))])):
-                got, left = zlib.crc32(buf[:n], got), left - n
+    try: got = self._crc(count)
     except OSError as e: raise TraceStoreError(f"{self.path} cannot be read ({e.strerror}); {kept}") from None
-    if got != crc or left:
+    if got != crc:
         raise TraceStoreError(f"{self.path} is corrupt: checksum mismatch (its header records crc32 {crc:08x} for its "
                               f"{count:,} traces, their bytes give {got:08x}); restore it from a backup; {kept}")
     if size > want and committed is None:
@@ -303,6 +297,17 @@ def _check_header(self: TraceStore, committed: tuple[int, int] | None = None) ->
                               f"counted traces pass their checksum: to keep them and drop the rest, truncate the file to "
                               f"{want:,} bytes (`truncate -s {want} {self.path}`); {kept}")
     return count, crc
+
+@patch
+def _crc(self: TraceStore, count: int) -> int:
+    "crc32 of the first `count` traces in the file, read in pieces of at most 16 MiB (a short file gives a wrong crc)."
+    got, left = 0, count * self.row * 4
+    buf = memoryview(bytearray(min(left, 1 << 24)))
+    with open(self.path, 'rb', buffering=0) as f:
+        f.seek(TRACE_HEADER)
+        while left and (n := f.readinto(buf[:min(left, len(buf))])):
+            got, left = zlib.crc32(buf[:n], got), left - n
+    return got
 
 def _write_all(fd: int, data, at: int):
     "`os.pwrite` all of `data` at offset `at` (a write may take only part)."
@@ -379,7 +384,7 @@ def __del__(self: TraceStore):
     try: self.close()            # a store dropped unclosed still keeps its traces, as a Python file keeps its buffer
     except Exception as e: warnings.warn(f"a TraceStore on {self.path} was dropped without close(), and writing its last traces failed: {e}", RuntimeWarning)
 
-# %% ../nbs/04_stores.ipynb #2ff53938
+# %% ../nbs/04_stores.ipynb #ffc8560e
 @patch
 def _disk_rows(self: TraceStore, start: int, stop: int) -> Tensor:
     "Rows [start, stop) from the file, through a temporary memory map (unmapped before returning)."
@@ -393,6 +398,15 @@ def _disk_rows(self: TraceStore, start: int, stop: int) -> Tensor:
     return out
 
 @patch
+def _disk_take(self: TraceStore, t: Tensor) -> Tensor:
+    "Rows at time indices `t` (all on disk), through one temporary memory map of the file."
+    with open(self.path, 'rb') as f, mmap.mmap(f.fileno(), TRACE_HEADER + self.n3 * self.row * 4, access=mmap.ACCESS_READ) as m:
+        view = np.frombuffer(m, dtype=np.float32, count=self.n3 * self.row, offset=TRACE_HEADER).reshape(self.n3, self.row)
+        out = torch.from_numpy(view[t.numpy()])            # fancy indexing copies the rows out of the map
+        del view
+    return out
+
+@patch
 def get(self: TraceStore, t: Tensor) -> tuple[Tensor, Tensor]:
     "Keys and values of the traces at time indices `t` [N], from whichever tier holds them."
     t = torch.as_tensor(t).long().flatten()
@@ -400,7 +414,7 @@ def get(self: TraceStore, t: Tensor) -> tuple[Tensor, Tensor]:
     out = torch.empty(len(t), self.row)
     disk, l2 = t < self.n3, (t >= self.n3) & (t < self.n3 + self.n2)
     l1 = ~(disk | l2)
-    for i in disk.nonzero().flatten().tolist(): out[i] = self._disk_rows(int(t[i]), int(t[i]) + 1)[0]
+    if disk.any(): out[disk] = self._disk_take(t[disk])
     out[l2] = self.l2[t[l2] - self.n3]
     out[l1] = self.l1[t[l1] - self.n3 - self.n2].cpu()
     return out[:, :self.key_dim], out[:, self.key_dim:]
@@ -424,7 +438,7 @@ def topk(self: TraceStore, queries: Tensor, k: int) -> tuple[Tensor, Tensor, Ten
     _, values = self.get(best_t.flatten())
     return best_s, best_t, values.view(*best_t.shape, self.value_dim)
 
-# %% ../nbs/04_stores.ipynb #bcdd2c23
+# %% ../nbs/04_stores.ipynb #bf4e79d5
 @patch(cls_method=True)
 def reader(cls: TraceStore, path: str | Path, key_dim: int, value_dim: int, committed: tuple[int, int],
            chunk: int = 65_536) -> TraceStore:
@@ -444,8 +458,7 @@ def truncate(self: TraceStore, count: int):
     if self.n1 or self.n2 or not 0 <= count <= self.n3:
         raise TraceStoreError(f"cannot truncate {self.path} to {count:,} traces: it holds {self.n3:,} on disk and "
                               f"{self.n1 + self.n2:,} in memory; truncate right after opening, to at most {self.n3:,}")
-    crc = 0
-    for s in range(0, count, self.chunk): crc = zlib.crc32(memoryview(self._disk_rows(s, min(s + self.chunk, count)).numpy()).cast('B'), crc)
+    crc = self._crc(count)
     fd = os.open(self.path, os.O_RDWR)
     try:
         _write_all(fd, self._header(count, crc), 0); os.fsync(fd)

@@ -15,7 +15,7 @@ from .core import ConfigError
 from .data import Vocab
 
 # %% auto #0
-__all__ = ['IGNORE', 'FILLER', 'NEEDLE', 'QUESTION', 'PASSKEY_VOCAB', 'Examples', 'mqar', 'passkey', 'passkey_grid',
+__all__ = ['IGNORE', 'FILLER', 'NEEDLE', 'QUESTION', 'PASSKEY_VOCAB', 'Examples', 'mqar', 'haystack', 'passkey', 'passkey_grid',
            'selective_copy', 'recall_episodes', 'continual_stream']
 
 # %% ../nbs/21_tasks.ipynb #f1bfe76d
@@ -72,11 +72,20 @@ def mqar(n: int, vocab_size: int = 256, seq_len: int = 64, n_pairs: int = 4, alp
     distance = torch.full((n, L), -1).scatter_(1, qpos, qpos - kpos)
     return Examples(f'mqar-V{V}-L{L}-P{P}', inputs, labels, distance, V, 1 / (V - V // 2))
 
-# %% ../nbs/21_tasks.ipynb #24237b0c
+# %% ../nbs/21_tasks.ipynb #fc1aa24b
 FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 NEEDLE = "\nThe pass key is {key}. Remember it. {key} is the pass key.\n"
 QUESTION = "\nWhat is the pass key? The pass key is "
 PASSKEY_VOCAB = Vocab(sorted(set(FILLER + NEEDLE + QUESTION + '0123456789') - set('{}')), 'char')
+
+def haystack(key: str, length: int, depth: float) -> tuple[str, int]:
+    "`length` symbols of filler with the needle of `key` at `depth` (0..1), and where the needle starts."
+    needle = NEEDLE.format(key=key)
+    hay = length - len(needle)
+    _check('passkey', length_must_leave_room_for_the_needle_and_question=hay >= 0)
+    filler = (FILLER * (hay // len(FILLER) + 1))[:hay]
+    cut = round(depth * hay)
+    return filler[:cut] + needle + filler[cut:], cut
 
 def passkey(n: int, length: int = 1024, depth: float | None = None, seed: int = 0) -> Examples:
     "`n` haystacks of `length` characters with a 5-digit pass key at `depth` (0..1; None: uniform) and the question at the end."
@@ -86,14 +95,10 @@ def passkey(n: int, length: int = 1024, depth: float | None = None, seed: int = 
     rows, keys, ds = [], [], []
     for i in range(n):
         key = str(int(torch.randint(10_000, 50_001, (1,), generator=g)))
-        needle = NEEDLE.format(key=key)
-        hay = length - len(needle) - len(question) - len(key)
-        _check('passkey', length_must_leave_room_for_the_needle_and_question=hay >= 0)
         dep = float(torch.rand((), generator=g)) if depth is None else depth
-        filler = (FILLER * (hay // len(FILLER) + 1))[:hay]
-        cut = round(dep * hay)
-        text = filler[:cut] + needle + filler[cut:] + question + key
-        rows.append(V.encode(text)); keys.append(key); ds.append(len(text) - len(key) - cut - len(needle))
+        hay, cut = haystack(key, length - len(question) - len(key), dep)
+        text = hay + question + key
+        rows.append(V.encode(text)); keys.append(key); ds.append(len(text) - len(key) - cut - len(NEEDLE.format(key=key)))
     inputs = torch.stack(rows)
     labels = torch.full_like(inputs, IGNORE)
     labels[:, -6:-1] = inputs[:, -5:]               # the position before each key digit predicts it
