@@ -14,9 +14,10 @@ from torch import Tensor
 
 # %% auto #0
 __all__ = ['PHI', 'GRACE_SCALES', 'spectrum', 'from_spectrum', 'bind_spectra', 'unbind_spectra', 'bind', 'unbind', 'bundle',
-           'cosine', 'hrr_vectors', 'fhrr_spectra', 'fhrr_vectors', 'Codebook', 'cleanup', 'fhrr_capacity_theory',
-           'capacity', 'cl31_generators', 'cl31_basis', 'coefficients', 'from_coefficients', 'grace', 'grace_inverse',
-           'grade', 'witness', 'stability', 'haar_orthogonal', 'clifford_embeddings']
+           'cosine', 'hrr_vectors', 'fhrr_spectra', 'fhrr_vectors', 'unit_spectra', 'phasor_vectors', 'Codebook',
+           'cleanup', 'fhrr_capacity_theory', 'capacity', 'cl31_generators', 'cl31_basis', 'coefficients',
+           'from_coefficients', 'grace', 'grace_inverse', 'grade', 'witness', 'stability', 'haar_orthogonal',
+           'clifford_embeddings']
 
 # %% ../nbs/01_algebra.ipynb #b1af1040
 def spectrum(x: Tensor) -> Tensor:
@@ -55,7 +56,7 @@ def hrr_vectors(n: int, dim: int, generator: torch.Generator | None = None) -> T
     "`n` HRR vectors with i.i.d. N(0, 1/dim) entries (expected unit norm)."
     return torch.randn(n, dim, generator=generator) / math.sqrt(dim)
 
-# %% ../nbs/01_algebra.ipynb #19c6b661
+# %% ../nbs/01_algebra.ipynb #063fb064
 def fhrr_spectra(n: int, dim: int, generator: torch.Generator | None = None) -> Tensor:
     "`n` unit-modulus spectra [n, dim//2+1] of real vectors of length `dim` (even)."
     if dim % 2: raise ValueError(f"FHRR needs an even dimension, got {dim}")
@@ -67,6 +68,15 @@ def fhrr_spectra(n: int, dim: int, generator: torch.Generator | None = None) -> 
 def fhrr_vectors(n: int, dim: int, generator: torch.Generator | None = None) -> Tensor:
     "`n` real FHRR vectors of length `dim`: unit norm, unit-modulus spectrum."
     return from_spectrum(fhrr_spectra(n, dim, generator), dim)
+
+def unit_spectra(phase: Tensor) -> Tensor:
+    "Unit-modulus spectra [..., F] with the phases `phase` [..., F] of a model's key head; DC and Nyquist bins fixed at +1 (real)."
+    ph = torch.cat([torch.zeros_like(phase[..., :1]), phase[..., 1:-1], torch.zeros_like(phase[..., :1])], -1)
+    return torch.polar(torch.ones_like(ph), ph)
+
+def phasor_vectors(n: int, dim: int, generator: torch.Generator | None = None) -> Tensor:
+    "`n` *time-domain* phasor keys (cosines of random phases, unit norm): the variant of seed 000, whose spectra are not unit-modulus."
+    return torch.nn.functional.normalize(torch.cos(torch.rand(n, dim, generator=generator) * 2 * math.pi), dim=-1)
 
 # %% ../nbs/01_algebra.ipynb #3f62c849
 class Codebook:
@@ -92,7 +102,7 @@ def cleanup(x: Tensor, codebook: Codebook | Tensor) -> tuple[Tensor, Tensor]:
     best = sims.max(-1)
     return best.indices, best.values
 
-# %% ../nbs/01_algebra.ipynb #94d7a6f2
+# %% ../nbs/01_algebra.ipynb #cb024f95
 def fhrr_capacity_theory(n_pairs: int, dim: int, n_items: int) -> float:
     "Predicted cleanup accuracy for one of `n_pairs` FHRR pairs in a `dim` trace, `n_items` candidates."
     from statistics import NormalDist
@@ -103,8 +113,8 @@ def fhrr_capacity_theory(n_pairs: int, dim: int, n_items: int) -> float:
     return float((phi * cdf.clamp_min(1e-300) ** (n_items - 1)).sum() * (z[1] - z[0]))
 
 def capacity(kind: str, n_pairs: int, dim: int, n_items: int = 1000, seed: int = 0) -> float:
-    "Measured accuracy of recalling each of `n_pairs` pairs bundled in one trace (`kind` 'hrr' or 'fhrr')."
-    make = {'hrr': hrr_vectors, 'fhrr': fhrr_vectors}[kind]
+    "Measured accuracy of recalling each of `n_pairs` pairs bundled in one trace (`kind` 'hrr', 'fhrr' or 'phasor' keys)."
+    make = {'hrr': hrr_vectors, 'fhrr': fhrr_vectors, 'phasor': phasor_vectors}[kind]
     g = torch.Generator().manual_seed(seed)
     keys, vals = make(n_pairs, dim, g), make(n_items, dim, g)
     trace = bundle(bind(keys, vals[:n_pairs]), dim=0)

@@ -17,7 +17,7 @@ from .core import ConfigError
 from .state import State
 
 # %% auto #0
-__all__ = ['DistEnv', 'dist_env', 'init_distributed', 'shutdown_distributed', 'end_worker', 'rank_rows', 'sync_state',
+__all__ = ['DistEnv', 'dist_env', 'init_distributed', 'shutdown_distributed', 'end_worker', 'rank_rows', 'sync_state', 'all_sum',
            'agree_max', 'broadcast_object', 'gather_objects', 'broadcast_module']
 
 # %% ../nbs/31_distributed.ipynb #10f66253
@@ -89,6 +89,17 @@ def sync_state(state: State, env: DistEnv) -> State:
         else: dist.broadcast(v, src=0)
         out[k] = v
     return state.replace(**out)
+
+# %% ../nbs/31_distributed.ipynb #2a4e16b2
+def all_sum(*tensors: Tensor) -> tuple[Tensor, ...]:
+    "Each tensor summed over the ranks of the default process group (complex too; unchanged without a group)."
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1: return tensors
+    out = []
+    for t in tensors:
+        v = t.detach().clone().contiguous()
+        dist.all_reduce(torch.view_as_real(v) if v.is_complex() else v, op=dist.ReduceOp.SUM)
+        out.append(v)
+    return tuple(out)
 
 # %% ../nbs/31_distributed.ipynb #a7b90b86
 def agree_max(values: list[float], env: DistEnv, device=None) -> list[float]:
