@@ -163,6 +163,30 @@ def test_clifford_views_show_its_own_memory(tmp_path):
         assert page.get_by_text('NREM').count() > 0 and page.get_by_text('REM', exact=True).count() > 0
 
 
+CORTEX = """
+import sys, torch
+torch.set_num_threads(1)
+from memlab.telemetry import Recorder, record
+res, rec = record('cortex', 'tinyshakespeare', rec=Recorder(every=5), runs_dir=sys.argv[1], max_steps=30, minutes=None,
+                  d_model=32, n_heads=2, hg_slots=64, hg_dim=64, cg_slots=32, batch_size=4, seq_len=64, eval_every=10**9, eval_tokens=1024)
+print(res['run_dir'])
+"""
+
+
+def test_cortex_views_show_its_own_memory(tmp_path):
+    "The training and memory views of a real `cortex` run, in Chromium: its own hologram spectra, trigger rate and retrieval entropy."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run([sys.executable, '-c', CORTEX, str(tmp_path)], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = Path(r.stdout.strip().splitlines()[-1])
+    from memlab.telemetry import open_run
+    ds = open_run(run)
+    assert {'hologram.spectrum', 'hologram.rms', 'trigger.rate', 'retrieval.entropy'} <= set(ds.data_vars), list(ds.data_vars)
+    rate = ds['trigger.rate'].values
+    assert (rate > 0).any() and (rate <= 1).all(), rate         # calibrating towards its band (the notebook checks the band)
+    with opened(run) as page:
+        for view in ('training', 'memory'): show(page, view, f'cortex-{view}.png')
+
 # `make demo` at a size that runs in seconds: the memory system, the baseline and the reference, on Tiny Shakespeare
 DEMO = ['demo', '--corpus', 'tinyshakespeare', '--minutes', '2', '--max-steps', '40', '--batch-size', '4', '--seq-len', '64',
         '--set', 'd_model=32', '--set', 'em_slots=16', '--no-dash']

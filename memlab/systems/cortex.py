@@ -24,7 +24,7 @@ from .interface import Output, SequenceModel, TiedEmbedding
 
 # %% auto #0
 __all__ = ['MEMORIES', 'SCOPES', 'CORTEX_SCHEMA', 'LONG_TERM', 'NCE_TAU', 'coarse', 'fractal_distance', 'CurvedMemory',
-           'WorkingMemory', 'MnemonicCortex']
+           'WorkingMemory', 'MnemonicCortex', 'balance_loss']
 
 # %% ../../nbs/13_cortex.ipynb #13cf3a6d
 def coarse(p: Tensor, pool: int) -> Tensor:
@@ -228,7 +228,7 @@ def read(self: MnemonicCortex, st: dict, x: Tensor, fire: Tensor) -> tuple[list[
         seen[m] = (w.view(*x.shape[:2], -1), t, k)
     return outs, seen
 
-# %% ../../nbs/13_cortex.ipynb #98855954
+# %% ../../nbs/13_cortex.ipynb #c3d7b933
 NCE_TAU = 0.07
 
 @patch
@@ -247,7 +247,10 @@ def write(self: MnemonicCortex, st: dict, x: Tensor, fire: Tensor, salience: Ten
             if m == 'wm': put(st, m, self.wm.write(s, x, strength * torch.sigmoid(salience))); continue
             if m == 'cgmn':
                 self.cgmn.reduce = reduce
-                put(st, m, self.cgmn.write(s, _flat(x) if g else x, _flat(strength) if g else strength)); continue
+                put(st, m, self.cgmn.write(s, _flat(x) if g else x, _flat(strength) if g else strength))
+                if not g and self.training and self.balance_weight and bool((strength > 0).any()):
+                    aux = aux + self.balance_weight * balance_loss(-self.cgmn.distance(x) / self.temperature, strength > 0)
+                continue
             a, ks, v = self._hg_items(x)
             self.hg.reduce = reduce
             items = (_flat(a), _flat(ks), _flat(v), _flat(strength)) if g else (a, ks, v, strength)
@@ -270,11 +273,15 @@ def _hg_losses(self: MnemonicCortex, state: State, a: Tensor, ks: Tensor, v: Ten
         loss = loss + self.nce_weight * F.cross_entropy(logits[live], target[live])
     if self.balance_weight and bool(live.any()):
         A = self.hg.slot_addresses(state)
-        p = (F.normalize(a, dim=-1) @ A.transpose(1, 2) / self.hg.temperature).softmax(-1)    # [B, n, M]
-        f = F.one_hot(p.argmax(-1), self.hg.slots).float()
-        w = live.float()[..., None]
-        loss = loss + self.balance_weight * self.hg.slots * ((f * w).sum(1) / w.sum(1).clamp_min(1) * (p * w).sum(1) / w.sum(1).clamp_min(1)).sum(-1).mean()
+        loss = loss + self.balance_weight * balance_loss(F.normalize(a, dim=-1) @ A.transpose(1, 2) / self.hg.temperature, live)
     return loss
+
+def balance_loss(scores: Tensor, live: Tensor) -> Tensor:
+    "The load-balancing loss `M · Σ_m f_m · p̄_m` of items routed by `scores` [B, n, M] (only `live` [B, n] items count); 1 when spread evenly."
+    p = scores.softmax(-1)
+    w = live.float()[..., None]
+    share = lambda t: (t * w).sum(1) / w.sum(1).clamp_min(1)
+    return scores.shape[-1] * (share(F.one_hot(p.argmax(-1), scores.shape[-1]).float()) * share(p)).sum(-1).mean()
 
 # %% ../../nbs/13_cortex.ipynb #b3f9195e
 @patch
