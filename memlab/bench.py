@@ -18,10 +18,10 @@ from .core import atomic_write_text, bad_choice, load_settings, lookup, register
 from .harness import markdown_table
 
 # %% auto #0
-__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'bench_search', 'rss_bytes', 'bench_traces',
-           'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy',
-           'bench_lm', 'step_profile', 'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford',
-           'bench_titans', 'bench_livemem']
+__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CORTEX_RIVALS',
+           'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke',
+           'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile', 'bench_perf', 'telemetry_overhead',
+           'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem', 'bench_cortex']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -895,4 +895,73 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
             fig.update_layout(title='livemem: resident memory while one user ingests', xaxis_title='traces archived', yaxis_title='MiB', height=360, width=620)
             atomic_write_text(out/'rss.html', fig.to_html(include_plotlyjs=True))
     save()
+    return out
+
+# %% ../nbs/60_bench.ipynb #92da507c
+CORTEX_PARTS = ('recall', 'copy', 'search')
+CORTEX_RIVALS = ('cortex', 'braincore', 'lstm', 'transformer')
+
+def _cortex_recall(systems, seeds, max_steps, d_model, progress):
+    from memlab.harness import Task, run_harness
+    from memlab.tasks import recall_episodes
+    rec = lambda n, s, noisy: recall_episodes(n, segment=32, n_segments=10 if noisy else 8, noisy=noisy, seed=s)
+    fit = dict(max_steps=max_steps or 600, batch_size=32, lr=3e-3, warmup_steps=50)
+    tasks = [Task(f"recall-{'noisy' if noisy else 'clean'}", train=lambda s, noisy=noisy: rec(2048, s, noisy),
+                  test=lambda s, noisy=noisy: {f"recall-{'noisy' if noisy else 'clean'}": rec(200, 1000 + s, noisy)},
+                  fit=fit, model=dict(d_model=d_model)) for noisy in (False, True)]
+    return run_harness(list(systems), tasks, tuple(seeds), progress=progress)
+
+def _cortex_copy(systems, seeds, max_steps, d_model, progress):
+    from memlab.harness import Task, run_harness
+    from memlab.tasks import selective_copy
+    task = Task('copy', train=lambda s: selective_copy(10_000, seed=s), test=lambda s: {'selective-copy': selective_copy(1000, seed=10_000 + s)},
+                fit=dict(max_steps=max_steps or 2000, batch_size=32, lr=1e-3, warmup_steps=100), model=dict(d_model=d_model))
+    return run_harness(list(systems), [task], tuple(seeds), progress=progress)
+
+def _cortex_search(slots: int, queries: int, dim: int, shortlist: int, nprobe: int, rounds: int) -> list[dict]:
+    "Queries/s of `Hologram.read` with exact routing and with FAISS shortlists, and the share of reads whose first slot is the exact one's."
+    from memlab.algebra import fhrr_spectra
+    from memlab.stores import Hologram
+    g = torch.Generator().manual_seed(0)
+    rows, first = [], None
+    for backend in ('exact', 'ivf', 'ivfpq'):
+        hg = Hologram(slots, 24, dim, top_k=4, backend=backend, shortlist=shortlist, nprobe=nprobe)
+        st = hg.init_state(1)
+        st = st.replace(holo=torch.randn(1, slots, hg.freqs, dtype=torch.complex64, generator=g))
+        addr = F.normalize(hg.addresses[torch.randint(slots, (queries,), generator=g)] + 0.3 * torch.randn(queries, 24, generator=g), dim=-1)[None]
+        keys = fhrr_spectra(queries, dim, g)[None]
+        with torch.no_grad():
+            hg.read(st, addr[:, :8], keys[:, :8])                                     # warm-up (builds nothing: the index is trained)
+            times = []
+            for _ in range(rounds):
+                t0 = time.perf_counter(); hg.read(st, addr, keys); times.append(time.perf_counter() - t0)
+            top = hg.route(addr, st)[0][0, :, 0]
+        first = top if first is None else first
+        best = min(times)
+        rows.append(dict(backend=backend, slots=slots, queries=queries, queries_per_s=queries / best,
+                         speedup=(rows[0]['seconds'] / best) if rows else 1.0, seconds=best,
+                         recall_at_1=(top == first).float().mean().item()))
+    return rows
+
+@register('suite', 'cortex')
+def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_steps: int | None = None, copy_steps: int | None = None,
+                 d_model: int = 64, slots: int = 100_000, queries: int = 2000, dim: int = 64, shortlist: int = 64, nprobe: int = 32,
+                 rounds: int = 3, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
+    "cortex: recall (clean, noisy) and selective copy with the four controls beside its rivals; the hologram read with FAISS against exact routing."
+    from memlab.harness import save_results
+    parts, systems = _names(parts), _names(systems)
+    for p in parts:
+        if p not in CORTEX_PARTS: raise bad_choice('cortex bench part', p, CORTEX_PARTS)
+    out = _out_dir('cortex', out_dir); out.mkdir(parents=True, exist_ok=True)
+    cmd = f"memlab bench cortex --systems {','.join(systems)} --set parts={{}}"
+    if 'recall' in parts:
+        save_results(_cortex_recall(systems, seeds, max_steps, d_model, progress), out/'recall',
+                     'cortex: recall episodes beside its rivals, four controls', cmd.format('recall'))
+    if 'copy' in parts:
+        save_results(_cortex_copy(systems, seeds, copy_steps, d_model, progress), out/'copy', 'cortex: selective copy (V 16, L 256)', cmd.format('copy'))
+    if 'search' in parts:
+        rows = _cortex_search(slots, queries, dim, shortlist, nprobe, rounds)
+        atomic_write_text(out/'search.json', json.dumps(rows, indent=1))
+        atomic_write_text(out/'search.md', f"# the hologram read at {slots:,} slots ({torch.get_num_threads()} threads)\n\n`{cmd.format('search')}`\n\n"
+                          + markdown_table(rows))
     return out

@@ -127,7 +127,7 @@ class EpisodicStore(SlotMemory):
         super().__init__(slots, key_dim, value_dim, policy='priority', merge_threshold=None, strength_cap=strength_cap,
                          budget=budget if budget is not None else slots / 2, decay=decay, temperature=temperature)
 
-# %% ../nbs/04_stores.ipynb #c094e97a
+# %% ../nbs/04_stores.ipynb #7b95506a
 class Hologram:
     "Spectral slots written by binding (K ⊙ V) into top-k addressed slots; RMS-capped; micro-batched writes."
     def __init__(self, slots: int = 1024, addr_dim: int = 24, dim: int = 256, top_k: int = 4, decay: float = 0.98,
@@ -170,7 +170,7 @@ class Hologram:
               k: Tensor | int | None = None) -> tuple[Tensor, Tensor]:
         "Top-k slots [B, N, K] of addresses `addr` [B, N, Da] and their softmax weights; `temperature` and `k` may differ per item ([B, N])."
         kk = self.top_k if k is None else k
-        K = kk if isinstance(kk, int) else int(kk.max())
+        K = min(kk if isinstance(kk, int) else int(kk.max()), self.slots)
         q, A = F.normalize(addr, dim=-1), self.slot_addresses(state).to(addr.device)
         if self.index is None: sims, idx = batched_topk(q, A.expand(q.shape[0], -1, -1), K)
         else:                                                # a FAISS shortlist over the base addresses, re-ranked exactly

@@ -26,7 +26,7 @@ from .interface import Output, SequenceModel, TiedEmbedding
 __all__ = ['MEMORIES', 'SCOPES', 'CORTEX_SCHEMA', 'LONG_TERM', 'NCE_TAU', 'coarse', 'fractal_distance', 'CurvedMemory',
            'WorkingMemory', 'MnemonicCortex', 'balance_loss']
 
-# %% ../../nbs/13_cortex.ipynb #13cf3a6d
+# %% ../../nbs/13_cortex.ipynb #2120c308
 def coarse(p: Tensor, pool: int) -> Tensor:
     "Points `p` [..., D, 3] with every `pool` neighbouring points averaged, flattened to [..., 3·D/pool]."
     return block_pool(p.transpose(-1, -2), pool).flatten(-2)
@@ -66,7 +66,7 @@ class CurvedMemory(nn.Module):
     def read(self, state: State, x: Tensor, temperature: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
         "Read-out [B, n, d] and weights [B, n, K] of the `k` [B, n] nearest filled slots at `temperature` [B, n]."
         d = self.distance(x).masked_fill(state['usage'][:, None, :].expand(x.shape[0], x.shape[1], -1) <= 0, math.inf)
-        K = int(k.max())
+        K = min(int(k.max()), self.slots)
         near, idx = (-d).topk(K, dim=-1)
         off = ~torch.isfinite(near) | (torch.arange(K, device=x.device) >= k[..., None])       # empty slots, or beyond this token's k
         logits = (near.masked_fill(off, 0.0) / temperature[..., None]).masked_fill(off, -math.inf)
@@ -76,10 +76,10 @@ class CurvedMemory(nn.Module):
         vals = V.gather(1, idx.flatten(1)[..., None].expand(-1, -1, V.shape[-1])).view(*idx.shape, -1)
         return self.out((w[..., None] * vals).sum(2)), w
 
-    def write(self, state: State, x: Tensor, strength: Tensor) -> State:
-        "Store the encoded inputs of `x` [B, n, d] (weighted by `strength` [B, n]) as moving averages in their nearest slots."
+    def write(self, state: State, cue: Tensor, x: Tensor, strength: Tensor) -> State:
+        "Store the encoded inputs `x` [B, n, d] (weighted by `strength` [B, n]) as moving averages in the slots nearest their `cue`s."
         B, n, d = x.shape
-        slot = self.distance(x).argmin(-1)
+        slot = self.distance(cue).argmin(-1)
         acc = x.new_zeros(B, self.slots, d).scatter_add(1, slot[..., None].expand(-1, -1, d), strength[..., None] * self.encode(x))
         cnt = x.new_zeros(B, self.slots).scatter_add(1, slot, strength)
         if self.reduce is not None: acc, cnt = self.reduce(acc, cnt)
@@ -87,7 +87,7 @@ class CurvedMemory(nn.Module):
         V = V + self.lr * (acc - cnt[..., None] * V) / cnt.clamp_min(1.0)[..., None]
         return State(values=V, usage=state['usage'] + cnt)
 
-# %% ../../nbs/13_cortex.ipynb #c83d60e9
+# %% ../../nbs/13_cortex.ipynb #1229483f
 class WorkingMemory(nn.Module):
     "A few (key, value, importance) slots with an associative spread; one write per segment into the least important slot."
     def __init__(self, d_model: int, slots: int = 7):
@@ -108,20 +108,20 @@ class WorkingMemory(nn.Module):
         A = state['assoc'].masked_fill(~filled[:, None], -math.inf).softmax(-1).nan_to_num(0.0)
         return self.out(((a1 + a1 @ A) / 2) @ state['values'])
 
-    def write(self, state: State, x: Tensor, score: Tensor) -> State:
-        "Write the token of `x` [B, n, d] with the highest `score` [B, n] (> 0) into the least important slot; other slots unchanged."
+    def write(self, state: State, cue: Tensor, x: Tensor, score: Tensor) -> State:
+        "Write the item (`cue`, `x` [B, n, d]) with the highest `score` [B, n] (> 0) into the least important slot; other slots unchanged."
         best, t = score.max(1)
         go = (best > 0).float()[:, None]                                                 # [B, 1]: rows that write at all
-        item = x[torch.arange(x.shape[0]), t]                                            # [B, d]
+        rows = torch.arange(x.shape[0])
         hit = F.one_hot(state['importance'].argmin(1), self.slots).float() * go          # [B, S]
         h = hit[..., None]
-        keys = state['keys'] * (1 - h) + h * self.key(item)[:, None]
-        values = state['values'] * (1 - h) + h * self.value(item)[:, None]
+        keys = state['keys'] * (1 - h) + h * self.key(cue[rows, t])[:, None]
+        values = state['values'] * (1 - h) + h * self.value(x[rows, t])[:, None]
         importance = state['importance'] * (1 - hit) + hit * best[:, None].detach().clamp(1e-3, 1.0)
         assoc = state['assoc'] * (1 - hit[:, :, None]) * (1 - hit[:, None, :]) + state['last'][:, :, None] * hit[:, None, :]
         return State(keys=keys, values=values, importance=importance, assoc=assoc, last=hit + state['last'] * (1 - go))
 
-# %% ../../nbs/13_cortex.ipynb #882905df
+# %% ../../nbs/13_cortex.ipynb #98ead3f9
 MEMORIES = ('hg', 'cgmn', 'wm')
 SCOPES = ('sequence', 'global')
 CORTEX_SCHEMA = 1
@@ -142,10 +142,10 @@ class MnemonicCortex(SequenceModel):
 
     def __init__(self, vocab_size: int, d_model: int = 128, n_heads: int = 4, segment: int = 32, window: int | None = None,
                  memories: str = 'hg,cgmn,wm', hg_slots: int = 256, hg_addr: int = 24, hg_dim: int = 128, hg_top_k: int = 4,
-                 hg_decay: float = 0.98, hg_lr: float = 0.1, rms_cap: float = 1.0, whiten: bool = False, micro_batch: int = 0,
+                 hg_decay: float = 0.98, hg_lr: float = 1.0, rms_cap: float = 8.0, whiten: bool = False, micro_batch: int = 0,
                  cg_slots: int = 128, cg_points: int = 8, cg_top_k: int = 4, cg_lr: float = 0.5, wm_slots: int = 7,
                  temperature: float = 0.1, fire_rate: float = 0.1, fire_gain: float = 0.3, fire_topk: float = 1.5,
-                 gate: bool = True, nce_weight: float = 0.1, balance_weight: float = 0.01, defrag_every: int = 16,
+                 gate: bool = True, nce_weight: float = 0.0, balance_weight: float = 0.0, defrag_every: int = 16,
                  scope: str = 'sequence', backend: str = 'exact', shortlist: int = 64, dropout: float = 0.0):
         super().__init__()
         self.used = tuple(m for m in memories.split(',') if m)
@@ -182,7 +182,8 @@ class MnemonicCortex(SequenceModel):
     def init_state(self, batch_size: int, device=None) -> State:
         "Empty memories, a fresh trigger and GRU state, the schema version."
         t = dict(schema=torch.tensor(CORTEX_SCHEMA, device=device), segments=torch.zeros(batch_size, device=device))
-        put(t, 'sensory', State(h=torch.zeros(batch_size, self.embed.weight.shape[1], device=device)))
+        d = self.embed.weight.shape[1]
+        put(t, 'sensory', State(h=torch.zeros(batch_size, d, device=device), last=torch.zeros(batch_size, d, device=device)))
         put(t, 'trigger', self.trigger.init_state(batch_size, device))
         for m in self.used: put(t, m, getattr(self, m).init_state(self._rows(batch_size, m), device))
         shared = ['schema'] + [k for k in t if self.scope == 'global' and k.split('.')[0] in LONG_TERM]
@@ -192,7 +193,7 @@ class MnemonicCortex(SequenceModel):
         "Keys and values of the sensory attention over the current segment (float32)."
         return 2 * min(seq_len, self.segment) * self.embed.weight.shape[1] * 4
 
-# %% ../../nbs/13_cortex.ipynb #c1d5b925
+# %% ../../nbs/13_cortex.ipynb #8a4468c9
 @patch
 def sharpen(self: MnemonicCortex, x: Tensor, fire: Tensor, top_k: int) -> tuple[Tensor, Tensor]:
     "Per-token temperature [B, n] and slot count [B, n]: a fire divides T by (1 + fire_gain) and multiplies k by fire_topk."
@@ -202,9 +203,9 @@ def sharpen(self: MnemonicCortex, x: Tensor, fire: Tensor, top_k: int) -> tuple[
     return t, k
 
 @patch
-def _hg_items(self: MnemonicCortex, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    "Addresses [B, n, Da], key spectra [B, n, F] (unit modulus) and unit values [B, n, H] of hidden states `x`."
-    return self.hg_addr(x), unit_spectra(self.hg_key(x)), F.normalize(self.hg_value(x), dim=-1)
+def _hg_cue(self: MnemonicCortex, x: Tensor) -> tuple[Tensor, Tensor]:
+    "Addresses [B, n, Da] and key spectra [B, n, F] (unit modulus) of hidden states `x` [B, n, d]."
+    return self.hg_addr(x), unit_spectra(self.hg_key(x))
 
 def _flat(x: Tensor) -> Tensor: return x.reshape(1, -1, *x.shape[2:])
 
@@ -218,7 +219,7 @@ def read(self: MnemonicCortex, st: dict, x: Tensor, fire: Tensor) -> tuple[list[
         if m == 'wm': outs.append(self.wm.read(s, x)); continue
         t, k = self.sharpen(x, fire, self.hg.top_k if m == 'hg' else self.cg_top_k)
         if m == 'hg':
-            a, ks, _ = self._hg_items(x)
+            a, ks = self._hg_cue(x)
             args = (_flat(a), _flat(ks), _flat(t), _flat(k)) if g else (a, ks, t, k)
             r, w = self.hg.read(s, *args, weights=True)
             outs.append(self.hg_out(r.view(*x.shape[:2], -1)))
@@ -228,14 +229,16 @@ def read(self: MnemonicCortex, st: dict, x: Tensor, fire: Tensor) -> tuple[list[
         seen[m] = (w.view(*x.shape[:2], -1), t, k)
     return outs, seen
 
-# %% ../../nbs/13_cortex.ipynb #c3d7b933
+# %% ../../nbs/13_cortex.ipynb #d474547a
 NCE_TAU = 0.07
 
 @patch
-def write(self: MnemonicCortex, st: dict, x: Tensor, fire: Tensor, salience: Tensor) -> tuple[dict, Tensor, dict]:
-    "The state after writing the segment `x` [B, n, d]; the auxiliary loss; what a probe shows of the writes."
+def write(self: MnemonicCortex, st: dict, h: Tensor, x: Tensor, fire: Tensor, salience: Tensor) -> tuple[dict, Tensor, dict]:
+    "The state after writing a segment with hidden states `h` and embeddings `x` [B, n, d]; the auxiliary loss; what a probe shows."
     st, aux, seen = dict(st), x.new_zeros(()), {}
-    gate, p = self.gate(x) if self.gate_on else (torch.ones_like(salience), torch.ones_like(salience))
+    cue = torch.cat([st['sensory.last'][:, None], h[:, :-1]], 1)                     # the context before each token
+    st['sensory.last'] = h[:, -1]
+    gate, p = self.gate(h) if self.gate_on else (torch.ones_like(salience), torch.ones_like(salience))
     strength = gate * torch.where(fire, 1.5, 1.0)
     seen['write.rate'] = (strength > 0).float().mean().detach()
     g = self.scope == 'global'
@@ -244,14 +247,14 @@ def write(self: MnemonicCortex, st: dict, x: Tensor, fire: Tensor, salience: Ten
     for m in self.used:
         s = sub(st, m)
         with ctx:
-            if m == 'wm': put(st, m, self.wm.write(s, x, strength * torch.sigmoid(salience))); continue
+            if m == 'wm': put(st, m, self.wm.write(s, cue, x, strength * torch.sigmoid(salience))); continue
             if m == 'cgmn':
                 self.cgmn.reduce = reduce
-                put(st, m, self.cgmn.write(s, _flat(x) if g else x, _flat(strength) if g else strength))
+                put(st, m, self.cgmn.write(s, *((_flat(cue), _flat(x), _flat(strength)) if g else (cue, x, strength))))
                 if not g and self.training and self.balance_weight and bool((strength > 0).any()):
-                    aux = aux + self.balance_weight * balance_loss(-self.cgmn.distance(x) / self.temperature, strength > 0)
+                    aux = aux + self.balance_weight * balance_loss(-self.cgmn.distance(cue) / self.temperature, strength > 0)
                 continue
-            a, ks, v = self._hg_items(x)
+            (a, ks), v = self._hg_cue(cue), F.normalize(self.hg_value(x), dim=-1)
             self.hg.reduce = reduce
             items = (_flat(a), _flat(ks), _flat(v), _flat(strength)) if g else (a, ks, v, strength)
             new = self.hg.write(s, *items[:3], strength=items[3], defer=self.micro_batch > 0)
@@ -283,7 +286,7 @@ def balance_loss(scores: Tensor, live: Tensor) -> Tensor:
     share = lambda t: (t * w).sum(1) / w.sum(1).clamp_min(1)
     return scores.shape[-1] * (share(F.one_hot(p.argmax(-1), scores.shape[-1]).float()) * share(p)).sum(-1).mean()
 
-# %% ../../nbs/13_cortex.ipynb #b3f9195e
+# %% ../../nbs/13_cortex.ipynb #8b2ee247
 @patch
 def _checked(self: MnemonicCortex, state: State | None, B: int, device) -> dict:
     "The state as a flat dict, after checking its schema version and layout."
@@ -311,7 +314,7 @@ def step(self: MnemonicCortex, st: dict, x: Tensor) -> tuple[Tensor, dict, Tenso
         mix = self.mix(s).softmax(-1)
         out = s + sum(mix[..., i:i + 1] * r for i, r in enumerate(reads))
     out = out + self.mlp(self.norm_mid(out))
-    st, aux, wseen = self.write(st, s, fire, salience)
+    st, aux, wseen = self.write(st, s, x, fire, salience)
     st['segments'] = st['segments'] + 1
     if 'hg' in self.used and self.defrag_every and int(st['segments'][0]) % self.defrag_every == 0:
         moved, n = self.hg.reassign(sub(st, 'hg'))
