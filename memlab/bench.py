@@ -897,7 +897,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #92da507c
+# %% ../nbs/60_bench.ipynb #527d3a5f
 CORTEX_PARTS = ('recall', 'copy', 'search')
 CORTEX_RIVALS = ('cortex', 'braincore', 'lstm', 'transformer')
 
@@ -923,13 +923,14 @@ def _cortex_search(slots: int, queries: int, dim: int, shortlist: int, nprobe: i
     from memlab.algebra import fhrr_spectra
     from memlab.stores import Hologram
     g = torch.Generator().manual_seed(0)
-    rows, first = [], None
+    rows, first, addr = [], None, None
     for backend in ('exact', 'ivf', 'ivfpq'):
         hg = Hologram(slots, 24, dim, top_k=4, backend=backend, shortlist=shortlist, nprobe=nprobe)
-        st = hg.init_state(1)
-        st = st.replace(holo=torch.randn(1, slots, hg.freqs, dtype=torch.complex64, generator=g))
-        addr = F.normalize(hg.addresses[torch.randint(slots, (queries,), generator=g)] + 0.3 * torch.randn(queries, 24, generator=g), dim=-1)[None]
-        keys = fhrr_spectra(queries, dim, g)[None]
+        if addr is None:                                        # the same memory and queries for every backend
+            holo = torch.randn(1, slots, hg.freqs, dtype=torch.complex64, generator=g)
+            addr = F.normalize(hg.addresses[torch.randint(slots, (queries,), generator=g)] + 0.3 * torch.randn(queries, 24, generator=g), dim=-1)[None]
+            keys = fhrr_spectra(queries, dim, g)[None]
+        st = hg.init_state(1).replace(holo=holo)
         with torch.no_grad():
             hg.read(st, addr[:, :8], keys[:, :8])                                     # warm-up (builds nothing: the index is trained)
             times = []
