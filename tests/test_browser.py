@@ -147,14 +147,19 @@ print(res['run_dir'])
 """
 
 
-def test_clifford_views_show_its_own_memory(tmp_path):
-    "The memory, attention (torus) and dream views of a real `clifford` run, in Chromium: its buckets, phases and NREM/REM bands."
+def recorded(script: str, runs: Path):
+    "Run `script` (a recording training run that prints its run folder) in its own process; the run folder and its telemetry."
+    from memlab.telemetry import open_run
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    r = subprocess.run([sys.executable, '-c', CLIFFORD, str(tmp_path)], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    r = subprocess.run([sys.executable, '-c', script, str(runs)], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
     run = Path(r.stdout.strip().splitlines()[-1])
-    from memlab.telemetry import open_run
-    ds = open_run(run)
+    return run, open_run(run)
+
+
+def test_clifford_views_show_its_own_memory(tmp_path):
+    "The memory, attention (torus) and dream views of a real `clifford` run, in Chromium: its buckets, phases and NREM/REM bands."
+    run, ds = recorded(CLIFFORD, tmp_path)
     kinds = set(ds['dream.event.kind'].values.astype(str))
     assert {'dream.nrem', 'dream.rem', 'dream.check'} <= kinds, kinds
     assert {'hologram.spectrum', 'memory.usage', 'torus.phase', 'retrieval.entropy'} <= set(ds.data_vars), list(ds.data_vars)
@@ -175,12 +180,7 @@ print(res['run_dir'])
 
 def test_cortex_views_show_its_own_memory(tmp_path):
     "The training and memory views of a real `cortex` run, in Chromium: its own hologram spectra, trigger rate and retrieval entropy."
-    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    r = subprocess.run([sys.executable, '-c', CORTEX, str(tmp_path)], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
-    assert r.returncode == 0, r.stderr[-3000:]
-    run = Path(r.stdout.strip().splitlines()[-1])
-    from memlab.telemetry import open_run
-    ds = open_run(run)
+    run, ds = recorded(CORTEX, tmp_path)
     assert {'hologram.spectrum', 'hologram.rms', 'trigger.rate', 'retrieval.entropy'} <= set(ds.data_vars), list(ds.data_vars)
     rate = ds['trigger.rate'].values
     assert (rate > 0).any() and (rate <= 1).all(), rate         # calibrating towards its band (the notebook checks the band)
