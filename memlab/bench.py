@@ -18,10 +18,10 @@ from .core import atomic_write_text, bad_choice, load_settings, lookup, register
 from .harness import markdown_table
 
 # %% auto #0
-__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CORTEX_RIVALS',
-           'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke',
-           'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile', 'bench_perf', 'telemetry_overhead',
-           'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem', 'bench_cortex']
+__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CURRICULUM',
+           'CORTEX_RIVALS', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp',
+           'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile', 'bench_perf',
+           'telemetry_overhead', 'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem', 'bench_cortex']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -897,8 +897,9 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #527d3a5f
-CORTEX_PARTS = ('recall', 'copy', 'search')
+# %% ../nbs/60_bench.ipynb #ce028201
+CORTEX_PARTS = ('recall', 'copy', 'curriculum', 'search')
+CURRICULUM = ((2, 300), (4, 300), (8, 400))    # (segments per episode, steps)
 CORTEX_RIVALS = ('cortex', 'braincore', 'lstm', 'transformer')
 
 def _cortex_recall(systems, seeds, max_steps, d_model, progress):
@@ -917,6 +918,26 @@ def _cortex_copy(systems, seeds, max_steps, d_model, progress):
     task = Task('copy', train=lambda s: selective_copy(10_000, seed=s), test=lambda s: {'selective-copy': selective_copy(1000, seed=10_000 + s)},
                 fit=dict(max_steps=max_steps or 2000, batch_size=32, lr=1e-3, warmup_steps=100), model=dict(d_model=d_model))
     return run_harness(list(systems), [task], tuple(seeds), progress=progress)
+
+def _cortex_curriculum(seeds, stages, d_model: int, progress: bool) -> list[dict]:
+    "cortex (and its memoryless variant) trained on recall episodes of growing length; accuracy after each stage under the controls."
+    from memlab.harness import build
+    from memlab.score import score_examples
+    from memlab.tasks import recall_episodes
+    from memlab.train import ExampleSource, Trainer, TrainConfig
+    rows = []
+    for seed in seeds:
+        for variant, kw in (('cortex', {}), ('cortex none', dict(memories=''))):
+            model = build('cortex', recall_episodes(2, seed=seed).vocab_size, seed, d_model=d_model, **kw)
+            for n_seg, steps in stages:
+                data = recall_episodes(2048, n_segments=n_seg, seed=seed + n_seg)
+                cfg = TrainConfig(max_steps=steps, batch_size=32, lr=3e-3, warmup_steps=30, minutes=None, seed=seed + n_seg)
+                Trainer(model, ExampleSource(data), cfg, progress=progress).fit()
+                test = recall_episodes(200, n_segments=n_seg, seed=1000 + seed)          # the recall part's test episodes at 8
+                acc = {c: r['accuracy'] for c, r in score_examples(model, test).items()}
+                rows.append(dict(system=variant, seed=seed, segments=n_seg, steps=steps, **{f'accuracy {c}': v for c, v in acc.items()},
+                                 chance=test.chance))
+    return rows
 
 def _cortex_search(slots: int, queries: int, dim: int, shortlist: int, nprobe: int, rounds: int) -> list[dict]:
     "Queries/s of `Hologram.read` with exact routing and with FAISS shortlists, and the share of reads whose first slot is the exact one's."
@@ -946,7 +967,7 @@ def _cortex_search(slots: int, queries: int, dim: int, shortlist: int, nprobe: i
 
 @register('suite', 'cortex')
 def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_steps: int | None = None, copy_steps: int | None = None,
-                 d_model: int = 64, slots: int = 100_000, queries: int = 2000, dim: int = 64, shortlist: int = 64, nprobe: int = 32,
+                 d_model: int = 64, stages=CURRICULUM, slots: int = 100_000, queries: int = 2000, dim: int = 64, shortlist: int = 64, nprobe: int = 32,
                  rounds: int = 3, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
     "cortex: recall (clean, noisy) and selective copy with the four controls beside its rivals; the hologram read with FAISS against exact routing."
     from memlab.harness import save_results
@@ -960,6 +981,11 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
                      'cortex: recall episodes beside its rivals, four controls', cmd.format('recall'))
     if 'copy' in parts:
         save_results(_cortex_copy(systems, seeds, copy_steps, d_model, progress), out/'copy', 'cortex: selective copy (V 16, L 256)', cmd.format('copy'))
+    if 'curriculum' in parts:
+        rows = _cortex_curriculum(seeds, stages, d_model, progress)
+        atomic_write_text(out/'curriculum.json', json.dumps(rows, indent=1))
+        atomic_write_text(out/'curriculum.md', f"# cortex: recall episodes by a curriculum of lengths {stages}\n\n`{cmd.format('curriculum')}`\n\n"
+                          + markdown_table(rows))
     if 'search' in parts:
         rows = _cortex_search(slots, queries, dim, shortlist, nprobe, rounds)
         atomic_write_text(out/'search.json', json.dumps(rows, indent=1))
