@@ -286,11 +286,11 @@ def balance_loss(scores: Tensor, live: Tensor) -> Tensor:
     share = lambda t: (t * w).sum(1) / w.sum(1).clamp_min(1)
     return scores.shape[-1] * (share(F.one_hot(p.argmax(-1), scores.shape[-1]).float()) * share(p)).sum(-1).mean()
 
-# %% ../../nbs/13_cortex.ipynb #8b2ee247
+# %% ../../nbs/13_cortex.ipynb #8acb82f5
 @patch
-def _checked(self: MnemonicCortex, state: State | None, B: int, device) -> dict:
-    "The state as a flat dict, after checking its schema version and layout."
-    if state is None or not len(state): return dict(self.init_state(B, device).items())
+def _checked(self: MnemonicCortex, state: State | None, B: int, device) -> State:
+    "The state to start from, after checking its schema version and layout (a fresh one when none is given)."
+    if state is None or not len(state): return self.init_state(B, device)
     if 'schema' not in state:
         raise ConfigError(f"this state has no cortex schema version (it holds {', '.join(list(state)[:6])}, ...): it was not made by cortex.init_state")
     if int(state['schema']) != CORTEX_SCHEMA:
@@ -299,7 +299,7 @@ def _checked(self: MnemonicCortex, state: State | None, B: int, device) -> dict:
     want = self.init_state(1, 'meta')
     if missing := sorted(set(want) - set(state)):
         raise ConfigError(f"this cortex state lacks {', '.join(missing)}: it was made with other memories than {','.join(self.used) or 'none'}")
-    return dict(state.items())
+    return state
 
 @patch
 def step(self: MnemonicCortex, st: dict, x: Tensor) -> tuple[Tensor, dict, Tensor]:
@@ -328,13 +328,13 @@ def step(self: MnemonicCortex, st: dict, x: Tensor) -> tuple[Tensor, dict, Tenso
 def forward(self: MnemonicCortex, tokens: Tensor, state: State | None = None) -> Output:
     "Logits [B, T, V] for `tokens` [B, T], segment by segment, and the memory after them."
     B, T = tokens.shape
-    st = self._checked(state, B, tokens.device)
+    start = self._checked(state, B, tokens.device)
+    st = dict(start.items())
     x, outs, aux = self.embed(tokens), [], 0.0
     for s0 in range(0, T, self.segment):
         h, st, a = self.step(st, x[:, s0:s0 + self.segment])
         outs.append(self.embed.logits(h)); aux = aux + a
-    shared = state.shared if state is not None and len(state) else self.init_state(1, 'meta').shared
-    return Output(torch.cat(outs, 1), State(**st).share(*shared), aux / max(1, len(outs)))
+    return Output(torch.cat(outs, 1), State(**st).share(*start.shared), aux / max(1, len(outs)))
 
 # %% ../../nbs/13_cortex.ipynb #ff3ca1c7
 @patch
