@@ -128,11 +128,12 @@ def selective_copy(n: int, vocab_size: int = 16, seq_len: int = 256, n_copy: int
     distance = torch.full((n, L), -1); distance[:, span:] = span + torch.arange(C) - pos
     return Examples(f'selective-copy-L{L}', inputs, labels, distance, V, 1 / (V - 2))
 
-# %% ../nbs/21_tasks.ipynb #0165b9bb
+# %% ../nbs/21_tasks.ipynb #4d03659c
 def recall_episodes(n: int, n_facts: int = 4, n_slots: int = 16, n_values: int = 16, segment: int = 32,
-                    n_segments: int = 8, n_filler: int = 32, noisy: bool = False, seed: int = 0) -> Examples:
-    "Facts in the first segment (clean) or spread over the first half (noisy), asked in the last segment only."
-    _check('recall_episodes', n_facts_must_be_at_most_n_slots=n_facts <= n_slots,
+                    n_segments: int = 8, n_filler: int = 32, noisy: bool = False, world: int | None = None,
+                    seed: int = 0) -> Examples:
+    "Facts in the first segment (clean) or spread over the first half (noisy), asked in the last segment only; `world`: every slot's value fixed by that seed (knowledge the weights can learn)."
+    _check('recall_episodes', n_facts_must_be_at_most_n_slots=n_facts <= n_slots, a_world_needs_the_clean_variant=world is None or not noisy,
            n_segments_must_be_at_least_2=n_segments >= 2,
            the_facts_must_fit_their_segments=3 * n_facts * (2 if noisy else 1) <= segment * (n_segments // 2 if noisy else 1),
            the_questions_must_fit_the_last_segment=2 * n_facts <= segment)
@@ -144,7 +145,8 @@ def recall_episodes(n: int, n_facts: int = 4, n_slots: int = 16, n_values: int =
     fact_end = segment * (n_segments // 2 if noisy else 1)
     for i in range(n):
         slots = torch.randperm(n_slots, generator=g)[:n_facts] + S0
-        vals = torch.randint(V0, V0 + n_values, (n_facts,), generator=g)
+        vals = (torch.randint(V0, V0 + n_values, (n_facts,), generator=g) if world is None else
+                torch.randint(V0, V0 + n_values, (n_slots,), generator=_gen(world))[slots - S0])
         facts = [(s, v) for s, v in zip(slots.tolist(), vals.tolist())]
         if noisy:   # restate half the slots with new values, and mix in facts about slots never asked
             others = torch.randperm(n_slots, generator=g)
@@ -161,7 +163,7 @@ def recall_episodes(n: int, n_facts: int = 4, n_slots: int = 16, n_values: int =
             p = q0 + 2 * j
             inputs[i, p:p + 2] = torch.tensor([s, 2])
             labels[i, p + 1], distance[i, p + 1] = latest[s][0], p + 1 - latest[s][1]
-    return Examples(f"recall-{'noisy' if noisy else 'clean'}-{n_segments}x{segment}", inputs, labels, distance, V,
+    return Examples(f"recall-{'noisy' if noisy else 'clean' if world is None else f'world{world}'}-{n_segments}x{segment}", inputs, labels, distance, V,
                     1 / n_values, segment)
 
 # %% ../nbs/21_tasks.ipynb #51e48681

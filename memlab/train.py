@@ -37,7 +37,7 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'CHECKPOINT_SCHEMA', 'CHECKP
            'set_rng_state', 'Source', 'StreamSource', 'ExampleSource', 'as_source', 'TrainingDiverged',
            'TrainingInterrupted', 'Trainer', 'intact_checkpoint', 'TrainingRun', 'train']
 
-# %% ../nbs/30_train.ipynb #dec48886
+# %% ../nbs/30_train.ipynb #f4f38af2
 OPTIMIZERS = ('adamw', 'sgd')
 SCHEDULES = ('cosine', 'plateau', 'constant')
 PRECISIONS = ('auto', 'bf16', 'fp32')
@@ -70,6 +70,8 @@ class TrainConfig:
     max_bad_steps: int = 10         # steps with a non-finite loss or gradient skipped before the run stops
     precision: str = 'auto'         # auto: bf16 autocast where the device supports it | bf16 | fp32
     grad_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
+    dream_every: int | None = None  # steps between dream cycles (memlab.dream.DreamCycle; None: never)
+    dream_steps: int = 50           # NREM distillation steps per dream (REM: two fifths of it)
 
     def __post_init__(self):
         if self.max_steps is None and self.minutes is None and self.max_epochs is None:
@@ -78,6 +80,9 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.max_epochs must be >= 1 (or None), got {self.max_epochs}")
         for k in ('batch_size', 'seq_len', 'eval_every', 'eval_batch_size', 'patience', 'log_every', 'keep_checkpoints'):
             if getattr(self, k) < 1: raise ConfigError(f"TrainConfig.{k} must be >= 1, got {getattr(self, k)}")
+        if self.dream_every is not None and self.dream_every < 1:
+            raise ConfigError(f"TrainConfig.dream_every must be >= 1 or None, got {self.dream_every}")
+        if self.dream_steps < 1: raise ConfigError(f"TrainConfig.dream_steps must be >= 1, got {self.dream_steps}")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
             raise ConfigError(f"TrainConfig.checkpoint_every must be >= 1 or None, got {self.checkpoint_every}")
         if self.max_bad_steps < 0: raise ConfigError(f"TrainConfig.max_bad_steps must be >= 0, got {self.max_bad_steps}")
@@ -382,7 +387,7 @@ def as_source(data):
     if isinstance(data, Source): return data
     raise ConfigError(f"the Trainer reads a Corpus, task Examples or a Source, not {type(data).__name__}")
 
-# %% ../nbs/30_train.ipynb #bbedf42e
+# %% ../nbs/30_train.ipynb #ec1d770d
 _COUNTERS = dict(step=int, epoch=int, batch=int, tokens=int, train_s=(int, float), elapsed_s=(int, float),
                  best=(int, float, type(None)), bad=int, skipped=int, anneals=int)   # the run's counters and the types a checkpoint may give them
 
@@ -403,7 +408,7 @@ class Trainer:
     "Train a `SequenceModel` on a corpus (truncated BPTT) or on task examples; writes a run folder when given one."
     def __init__(self, model: SequenceModel, data: Corpus | Examples | StreamSource | ExampleSource, cfg: TrainConfig | None = None,
                  run_dir: Path | None = None, meta: dict | None = None, progress: bool = True,
-                 hooks: list[Callable] | None = None):
+                 hooks: list[Callable] | None = None, penalty: Callable | None = None):
         self.cfg = cfg = cfg or TrainConfig()
         self.env, self.device = init_distributed(pick_device(cfg.device))
         self.source = as_source(data)
@@ -417,6 +422,12 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir else None
         self.meta, self.history = meta or {}, []
         self.progress, self.hooks = progress and self.env.is_main, list(hooks or []) if self.env.is_main else []
+        if cfg.dream_every:
+            if self.env.active: raise ConfigError("dreams change the weights on one rank only; train data-parallel runs without dream_every")
+            from memlab.dream import DreamCycle
+            self.hooks.append(DreamCycle(every=cfg.dream_every, steps=cfg.dream_steps, rem_steps=max(1, 2 * cfg.dream_steps // 5),
+                                         seed=cfg.seed))
+        self.penalty, self.last_batch = penalty, None   # penalty(model) -> a loss added once per step (e.g. EWC's)
         self.amp = self._amp_dtype()
         if cfg.grad_checkpointing: model.checkpointing(True)
         self.net = model   # wrapped in DistributedDataParallel only while `fit` runs under torchrun
@@ -458,6 +469,7 @@ class Trainer:
             part = (lm_loss(out.logits, ys, 'sum') if out.logits is not None else out.nll[ys != IGNORE].sum()) / n
             ce, total = ce + part, total + part + out.aux_loss
             state = out.state.detach() if self.source.tbptt else out.state
+        if self.penalty is not None: total = total + self.penalty(self.model)
         return ce, total, state
 
     def batches(self, start: int = 0):
@@ -576,7 +588,7 @@ def _restore_from(self: Trainer, folder: Path, files: dict, meta: dict) -> Path:
     self.saved_step = self.step
     return folder
 
-# %% ../nbs/30_train.ipynb #10f21213
+# %% ../nbs/30_train.ipynb #8414f53a
 @patch
 def _skip(self: Trainer, loss: float, gnorm: float):
     "Count and log a step with a non-finite loss or gradient; stop the run after too many."
@@ -685,6 +697,7 @@ def _fit_steps(self: Trainer, resume: Path | bool | None = None) -> dict:
             lr = cfg.lr_at(self.step, progress, self.anneals)
             start = m.init_state(x.shape[0], self.device) if self.source.fresh else self.state
             ce, total, state = self.loss(x.to(self.device), y.to(self.device), start)
+            self.last_batch = (x, y)
             gnorm = 0.0
             if self.opt is not None:
                 for g in self.opt.param_groups: g['lr'] = lr
