@@ -21,7 +21,8 @@ from .harness import markdown_table
 __all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CURRICULUM',
            'CORTEX_RIVALS', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp',
            'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile', 'bench_perf',
-           'telemetry_overhead', 'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem', 'bench_cortex']
+           'telemetry_overhead', 'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem', 'bench_cortex',
+           'world_stream', 'bench_dream']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -991,4 +992,86 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
         atomic_write_text(out/'search.json', json.dumps(rows, indent=1))
         atomic_write_text(out/'search.md', f"# the hologram read at {slots:,} slots ({torch.get_num_threads()} threads)\n\n`{cmd.format('search')}`\n\n"
                           + markdown_table(rows))
+    return out
+
+# %% ../nbs/60_bench.ipynb #52b92184
+def world_stream(n_domains: int = 3, n: int = 1000, seed: int = 0, **task) -> tuple[list, list]:
+    "Training domains (world d's episodes mixed with as many of random facts) and test sets (world d's episodes) of a continual stream of recall worlds."
+    from memlab.harness import joined
+    from memlab.tasks import recall_episodes
+    kw = dict(n_facts=4, n_slots=8, n_values=8, segment=16, n_segments=2, n_filler=16, **task)
+    train = [joined(recall_episodes(n, **kw, world=100 + d, seed=seed + 10 * d), recall_episodes(n, **kw, seed=seed + 10 * d + 1))
+             for d in range(n_domains)]
+    test = [recall_episodes(max(n // 5, 50), **kw, world=100 + d, seed=seed + 10 * d + 5_000) for d in range(n_domains)]
+    return train, test
+
+def _dream_figure(rows: list[dict]):
+    "ACC and BWT by method (memory on / reset), mean over seeds with their spread, one column per system."
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    systems = list(dict.fromkeys(r['system'] for r in rows)); methods = list(dict.fromkeys(r['method'] for r in rows))
+    fig = make_subplots(rows=2, cols=len(systems), shared_xaxes=True, subplot_titles=systems, vertical_spacing=0.08)
+    for c, sysname in enumerate(systems, 1):
+        for r, metric in enumerate(('ACC', 'BWT'), 1):
+            for ctl, colour in (('on', '#4c72b0'), ('reset', '#dd8452')):
+                vals = [[x[f'{metric}_{ctl}'] for x in rows if x['system'] == sysname and x['method'] == m] for m in methods]
+                fig.add_trace(go.Bar(x=methods, y=[np.mean(v) for v in vals], name=f'memory {ctl}', marker_color=colour,
+                                     error_y=dict(type='data', array=[np.std(v) for v in vals]), legendgroup=ctl,
+                                     showlegend=r == 1 and c == 1), r, c)
+            fig.update_yaxes(title_text=metric if c == 1 else None, row=r, col=c)
+    fig.update_layout(barmode='group', height=520, title='dreams against their rivals: average accuracy and backward transfer')
+    return fig
+
+def _dream_summary(rows: list[dict]) -> list[dict]:
+    "Mean ± spread over seeds per system and method, and consolidation: memory-reset ACC minus the naive run's."
+    out, keys = [], ('ACC_on', 'BWT_on', 'ACC_reset', 'BWT_reset', 'recall_on', 'drift_on')
+    for system in dict.fromkeys(r['system'] for r in rows):
+        naive = [r['ACC_reset'] for r in rows if r['system'] == system and r['method'] == 'naive']
+        for method in dict.fromkeys(r['method'] for r in rows if r['system'] == system):
+            rs = [r for r in rows if r['system'] == system and r['method'] == method]
+            cell = lambda v: f"{np.mean(v):.3f} ± {np.std(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+            out.append(dict(system=system, method=method, seeds=len(rs), **{k: cell([r[k] for r in rs]) for k in keys},
+                            consolidation=f"{np.mean([r['ACC_reset'] for r in rs]) - np.mean(naive):+.3f}" if naive else 'n/a',
+                            extra_steps=rs[0]['extra_steps']))
+    return out
+
+@register('suite', 'dream')
+def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int = 3, examples: int = 1000, max_steps: int | None = None,
+                dream_steps: int = 100, memory: int = 256, d_model: int = 64, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
+    "Naive fine-tuning, EWC, replay, dream and sham sleep on a continual stream of recall worlds: ACC/BWT with the memory on and reset, consolidation, recall; one table, one figure."
+    from memlab.harness import CONTINUAL, run_continual
+    methods, systems = _names(methods or CONTINUAL), _names(systems)
+    for m in methods:
+        if m not in CONTINUAL: raise bad_choice('continual-learning method', m, CONTINUAL)
+    out = _out_dir('dream', out_dir); out.mkdir(parents=True, exist_ok=True)
+    fit = dict(max_steps=_steps(max_steps, 300), batch_size=32)
+    rows, mats = [], []
+    def save():
+        table = _dream_summary(rows)
+        atomic_write_text(out/'results.json', json.dumps(dict(rows=rows, summary=table, R=mats), indent=1))
+        cmd = (f"memlab bench dream --systems {','.join(systems)} --max-steps {fit['max_steps']} --set methods={','.join(methods)}"
+               f" --set domains={domains}")
+        atomic_write_text(out/'leaderboard.md', f"# dreams against their rivals ({domains} recall worlds, seeds {', '.join(map(str, seeds))}, "
+                          f"{torch.get_num_threads()} threads)\n\n`{cmd}`\n\n## mean over seeds\n\n{markdown_table(table)}\n\n"
+                          f"## every run\n\n{markdown_table(rows)}\n")
+        if rows: _dream_figure(rows).write_html(out/'dream.html', include_plotlyjs='cdn')
+    for seed in seeds:
+        train, test = world_stream(domains, examples, seed)
+        rand = world_stream(1, examples, seed + 77)[0][0]
+        rand = rand[len(rand) // 2:][:200]                           # episodes of random facts only
+        for system in systems:
+            opts = lookup('system', system).options()
+            model = {'d_model': d_model} if 'd_model' in opts else {}
+            for method in methods:
+                t0 = time.perf_counter()
+                R = run_continual(system, train, fit, test, seed=seed, model=model, method=method, memory=memory, progress=progress,
+                                  also=dict(recall=rand),
+                                  dream=dict(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16))
+                rows.append(dict(system=system, method=method, seed=seed, **{k: R.attrs[k] for k in
+                                 ('ACC_on', 'BWT_on', 'ACC_reset', 'BWT_reset', 'drift_on', 'adaptation_on', 'recall_on', 'recall_reset',
+                                  'extra_steps')}, seconds=time.perf_counter() - t0))
+                mats.append(dict(system=system, method=method, seed=seed, R=R.values.round(4).tolist(), controls=list(R.control.values)))
+                print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
+                save()
+    save()
     return out

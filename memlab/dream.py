@@ -178,16 +178,24 @@ def dream(self: DreamCycle, model: SequenceModel) -> dict:
     self.history.append(rec)
     return rec
 
-# %% ../nbs/50_dream.ipynb #ba50d41e
+# %% ../nbs/50_dream.ipynb #2de61b4d
 @patch
 def __call__(self: DreamCycle, trainer, rec: dict):
     "The Trainer hook: remember each batch; every `every` steps, dream (and with `forget`, start the memory afresh)."
     if 'val_loss' in rec or getattr(trainer, 'last_batch', None) is None: return
     if trainer.env.active: raise ConfigError("dreams change the weights on one rank only; train data-parallel runs without dream_every")
+    model, due = trainer.model, self.every and rec['step'] % self.every == 0
+    if not model.trainable:    # a gradient-free system dreams its own way, on the batch just learned
+        if not due: return
+        if not callable(getattr(model, 'dream', None)): raise ConfigError(f"{type(model).__name__} has no trainable weights and no dream of its own")
+        x, y = (t.to(trainer.device) for t in trainer.last_batch)
+        r = model.dream(x, y, model.init_state(x.shape[0], trainer.device), sham=bool(self.sham), seed=rec['step'])
+        trainer.log(step=rec['step'], dream=dict(kind='own', sham=bool(self.sham), before=r['before'][0], after=r['rem'][0]))
+        return
     if self.segment is None and trainer.source.segment: self.segment = trainer.source.segment
     self.autocast = trainer.autocast
     self.remember(*trainer.last_batch)
-    if self.every and rec['step'] % self.every == 0 and len(self) > self.check_rows:
+    if due and len(self) > self.check_rows:
         trainer.log(step=rec['step'], dream_start=self.x.shape[0])
         r = self.dream(trainer.model)
         trainer.log(step=rec['step'], dream=r)

@@ -51,22 +51,22 @@ def context_products(windows: Tensor, E: Tensor) -> Tensor:
         out.append(C)
     return torch.stack(out, 1)
 
-# %% ../../nbs/14_clifford.ipynb #07e0908b
+# %% ../../nbs/14_clifford.ipynb #f3e3e271
 @register('system', 'clifford')
 class CliffordTorus(SequenceModel):
     "Gradient-free Cl(3,1) generative memory: contexts bound to next tokens, read by unbinding; no trainable parameters."
     recipe = dict(batch_size=16, seq_len=256, max_epochs=1, minutes=None, eval_every=10**9, eval_batch_size=8, warmup_steps=0)
     source = 'seed 001 (shared/seeds/001_187733c77f52c2e1.txt), SYSTEMS.md §2'
     limits = dict(context=(1, 12), levels=(1, 5), temperature=(1e-6, None), noise=(0.0, None), rate=(0.0, None),
-                  torus=(0.0, None), dream_every=(0, None))
+                  torus=(0.0, None))
 
     def __init__(self, vocab_size: int, context: int = 3, mode: str = 'superposition', levels: int = 4,
                  temperature: float = 0.02, noise: float = 0.3, rate: float = 1.0, meta: bool = True, credit: bool = True,
-                 torus: float = 0.1, dream_every: int = 0, seed: int = 0):
+                 torus: float = 0.1, seed: int = 0):
         super().__init__()
         if mode not in MODES: raise bad_choice('clifford mode', mode, MODES)
         self.vocab_size, self.context, self.mode, self.levels = vocab_size, context, mode, levels
-        self.temperature, self.rate, self.meta, self.credit, self.torus, self.dream_every = temperature, rate, meta, credit, torus, dream_every
+        self.temperature, self.rate, self.meta, self.credit, self.torus = temperature, rate, meta, credit, torus
         g = torch.Generator().manual_seed(seed)
         self.register_buffer('E', clifford_embeddings(vocab_size, noise=noise, generator=g))
         self.register_buffer('hash_table', torch.randint(0, 2**62, (context, vocab_size), generator=g))
@@ -75,7 +75,7 @@ class CliffordTorus(SequenceModel):
         self.register_buffer('memory', torch.zeros(S, 4, 4))
         self.register_buffer('usage', torch.zeros(S))
         if mode == 'faithful': self.register_buffer('keys', torch.zeros(0, dtype=torch.long))
-        self.register_buffer('learned', torch.zeros((), dtype=torch.long))   # learn calls so far (the dream schedule survives a resume)
+        self.register_buffer('learned', torch.zeros((), dtype=torch.long))   # learn calls so far
         self._seen = None
 
     def resize_memory(self, shapes):
@@ -151,7 +151,7 @@ def forward(self: CliffordTorus, tokens: Tensor, state: State | None = None) -> 
     if self._seen is not None: self._seen['retrieval.entropy'] = curiosity(logits[0]).mean()
     return Output(logits, st)
 
-# %% ../../nbs/14_clifford.ipynb #c06b08dc
+# %% ../../nbs/14_clifford.ipynb #d3be9704
 def _score_rows(R: Tensor, E: Tensor, temperature: float, targets: Tensor, stats: bool = True,
                 rows: int = 256) -> tuple[Tensor, Tensor | None, Tensor | None]:
     "-log p(target) and (`stats`) normalised entropy and argmax of softmax(R·Eᵀ / T), a block of rows at a time (no [N, V] tensor is kept)."
@@ -175,8 +175,6 @@ def learn(self: CliffordTorus, tokens: Tensor, targets: Tensor, state: State | N
         y = targets.reshape(-1).to(dev)
         ok = y >= 0
         nll, unsure, pred = _score_rows(R.reshape(-1, 16).float(), self.E.flatten(1).float(), self.temperature, y.clamp(min=0))
-    if self.dream_every and self.learned > 0 and int(self.learned) % self.dream_every == 0:
-        self.dream(tokens, targets, st)                                        # after scoring; checked on a batch not yet learned
     win, C, y, unsure, pred = win[ok], C[ok], y[ok], unsure[ok], pred[ok]
     if self._seen is not None: self._seen['retrieval.entropy'] = unsure.mean() * math.log(self.vocab_size)   # nats
     with torch.no_grad():
