@@ -87,7 +87,7 @@ def attention_figure(amap: xr.DataArray, layer: int = 0, head: int = 0, window: 
     fig.update_yaxes(title='query', autorange='reversed'); fig.update_xaxes(title='key')
     return _layout(fig, f'attention — layer {layer}, head {head}', 420)
 
-# %% ../nbs/41_figures.ipynb #e3826414
+# %% ../nbs/41_figures.ipynb #924978bd
 PHASE_COLOURS = {'nrem': 'rgba(76,114,176,0.15)', 'rem': 'rgba(221,132,82,0.18)'}
 
 def _phase_bands(steps: np.ndarray, kinds: np.ndarray) -> list[tuple[str, int, int]]:
@@ -125,7 +125,7 @@ def dream_figure(ds: xr.Dataset) -> go.Figure:
         x1 = s1 if i + 1 < len(bands) and bands[i + 1][1] == s1 else s1 + 0.5
         shapes.append(dict(type='rect', xref='x', yref='paper', x0=x0, x1=x1, y0=0, y1=1, fillcolor=PHASE_COLOURS[ph], line_width=0,
                            layer='below'))
-        notes.append(dict(xref='x', yref='paper', x=x0 if x0 < s0 else x1, y=1, text=ph.upper(), showarrow=False,
+        notes.append(dict(xref='x', yref='paper', x=x0 if x0 < s0 else x1, y=1 - 0.06 * (i % 2), text=ph.upper(), showarrow=False,
                           xanchor='left' if x0 < s0 else 'right', yanchor='top'))
     fig.update_layout(shapes=shapes, annotations=[*fig.layout.annotations, *notes])   # at once: add_vrect per band is quadratic
     fig.update_yaxes(title='event', row=1, col=1); fig.update_yaxes(title='strength before ○ / after ●', row=2, col=1)

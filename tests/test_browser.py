@@ -1,8 +1,9 @@
 """The dashboard in a real browser: a run trained in a process that has exited is replayed by `memlab dash`
 (a real server), opened in headless Chromium (the Debian package, driven by Playwright), and every view must
 render non-empty Plotly figures. Screenshots land in test-artifacts/<view>.png."""
-import contextlib, os, shutil, socket, subprocess, sys, time, urllib.request
+import contextlib, json, os, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
+import numpy as np
 
 import pytest
 from conftest import ROOT
@@ -166,6 +167,31 @@ def test_clifford_views_show_its_own_memory(tmp_path):
     with opened(run) as page:
         for view in ('memory', 'attention', 'dreams'): show(page, view, f'clifford-{view}.png')
         assert page.get_by_text('NREM').count() > 0 and page.get_by_text('REM', exact=True).count() > 0
+
+
+BRAINCORE_DREAMS = """
+import sys, torch
+torch.set_num_threads(1)
+from memlab.telemetry import Recorder, record
+res, rec = record('braincore', 'tinyshakespeare', rec=Recorder(every=5), runs_dir=sys.argv[1], max_steps=40, minutes=None,
+                  d_model=32, em_slots=16, batch_size=4, seq_len=64, eval_every=10**9, eval_tokens=1024, dream_every=20, dream_steps=10)
+print(res['run_dir'])
+"""
+
+
+def test_dream_view_shows_real_cycles(tmp_path):
+    "The dream view of a real `braincore` run with `dream_every`, in Chromium: NREM/REM bands of its two cycles and their before/after check."
+    run, ds = recorded(BRAINCORE_DREAMS, tmp_path)
+    kinds = list(ds['dream.event.kind'].values.astype(str))
+    dreams = [k for k in kinds if k in ('dream.nrem', 'dream.rem')]
+    assert dreams == ['dream.nrem', 'dream.rem'] * 2, kinds
+    at = ds['dream.event.kind'].isin(['dream.nrem', 'dream.rem'])
+    assert np.isfinite(ds['dream.event.before'].values[at.values]).all() and np.isfinite(ds['dream.event.after'].values[at.values]).all()
+    logged = [json.loads(line) for line in (run/'metrics.jsonl').read_text().splitlines()]
+    assert [r['step'] for r in logged if 'dream' in r] == [20, 40]
+    with opened(run) as page:
+        show(page, 'dreams', 'braincore-dreams.png')
+        assert page.get_by_text('NREM').count() >= 2 and page.get_by_text('REM', exact=True).count() >= 2
 
 
 CORTEX = """

@@ -142,6 +142,32 @@ def test_two_writers_of_one_run(tmp_path):
     steps = [json.loads(l)['step'] for l in (run/'metrics.jsonl').read_text().splitlines() if 'loss' in json.loads(l)]
     assert len(steps) == len(set(steps)), 'a step was logged twice'
 
+# a dream killed by SIGKILL: the last checkpoint is intact and the run resumes from it
+def test_sigkill_mid_dream_leaves_a_resumable_run(tmp_path):
+    from memlab.train import intact_checkpoint, read_checkpoint
+    runs = tmp_path/'runs'
+    p = subprocess.Popen([BIN/'memlab', 'train', *TINY, '--max-steps', '40', '--set', 'checkpoint_every=10', '--set', 'dream_every=20',
+                          '--set', 'dream_steps=100000'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, 'MEMLAB_RUNS_DIR': str(runs)})
+    try:
+        deadline = time.time() + 300
+        while not any('dream_start' in m.read_text() for m in runs.glob('*/metrics.jsonl')):
+            assert time.time() < deadline and p.poll() is None, ('the run did not start dreaming', p.poll())
+            time.sleep(0.05)
+        time.sleep(1.0)                                               # well inside the dream (100,000 steps)
+        p.send_signal(signal.SIGKILL); p.communicate(timeout=60)
+    finally: p.kill()
+    assert p.returncode == -signal.SIGKILL
+    (run,) = runs.iterdir()
+    lines = [json.loads(l) for l in (run/'metrics.jsonl').read_text().splitlines()]
+    assert [l['step'] for l in lines if 'dream_start' in l] == [20] and not any('dream' in l for l in lines), 'killed mid-dream'
+    last = intact_checkpoint(run)
+    assert last is not None and last.name == 'step-00000010', last
+    read_checkpoint(last)                                             # loads, checksums verified
+    r = memlab('train', '--resume', run, '--max-steps', '15')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((run/'results.json').read_text())['steps'] == 15
+
 # 4, 6, 8: damaged checkpoints are refused by name; resuming falls back to the newest intact one
 def test_corrupt_newest_checkpoint_falls_back(finished, tmp_path):
     run = copy_run(finished, tmp_path)
