@@ -55,6 +55,11 @@ train('toy', 'tinyshakespeare', runs_dir=Path(sys.argv[1]), hooks=[rec], max_ste
       eval_tokens=256, batch_size=4, seq_len=16, progress=False)
 rec.close()
 out['views'] = {v: sorted(view_figures(rec.dataset(), v)) for v in ('training', 'memory')}
+from memlab.dream import DreamCycle
+from memlab.harness import build
+ep = recall_episodes(24, seed=3)
+cycle = DreamCycle(steps=2, rem_steps=1, batch_size=4, check_rows=8).remember(ep.inputs, ep.labels)
+out['dream'] = cycle.dream(build('toy', ep.vocab_size, 0))
 print(json.dumps(out))
 '''
 
@@ -87,6 +92,7 @@ def test_toy_system_from_its_own_package(tmp_path):
     assert all(0 <= a <= 1 for a in out['controls'].values())
     assert out['causal_change'] <= 1e-5
     assert 'training' in out['views']['training'] and 'usage' in out['views']['memory']   # its probes, drawn with no toy-specific code
+    assert out['dream']['kind'] == 'dream' and out['dream']['nrem_tokens'] == 2 * 4 * 256   # it dreams, with no toy-specific code
     # nothing in memlab was touched, and without the package memlab does not know `toy`
     assert set(os.listdir(ROOT/'memlab')) | set(os.listdir(ROOT/'memlab'/'systems')) == before
     r = run([BIN/'memlab', 'train', '--system', 'toy'], {**os.environ, 'MEMLAB_RUNS_DIR': str(tmp_path/'runs3')}, tmp_path)
