@@ -994,7 +994,7 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
                           + markdown_table(rows))
     return out
 
-# %% ../nbs/60_bench.ipynb #52b92184
+# %% ../nbs/60_bench.ipynb #22ebd285
 def world_stream(n_domains: int = 3, n: int = 1000, seed: int = 0, **task) -> tuple[list, list]:
     "Training domains (world d's episodes mixed with as many of random facts) and test sets (world d's episodes) of a continual stream of recall worlds."
     from memlab.harness import joined
@@ -1054,7 +1054,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
         atomic_write_text(out/'leaderboard.md', f"# dreams against their rivals ({domains} recall worlds, seeds {', '.join(map(str, seeds))}, "
                           f"{torch.get_num_threads()} threads)\n\n`{cmd}`\n\n## mean over seeds\n\n{markdown_table(table)}\n\n"
                           f"## every run\n\n{markdown_table(rows)}\n")
-        if rows: _dream_figure(rows).write_html(out/'dream.html', include_plotlyjs='cdn')
+        if rows: _dream_figure(rows).write_html(out/'dream.html', include_plotlyjs=True)   # opens offline
     for seed in seeds:
         train, test = world_stream(domains, examples, seed)
         rand = world_stream(1, examples, seed + 77)[0][0]

@@ -180,13 +180,17 @@ def dream(self: DreamCycle, model: SequenceModel) -> dict:
     self.history.append(rec)
     return rec
 
-# %% ../nbs/50_dream.ipynb #2de61b4d
+# %% ../nbs/50_dream.ipynb #41be2be1
 @patch
 def __call__(self: DreamCycle, trainer, rec: dict):
     "The Trainer hook: remember each batch; every `every` steps, dream (and with `forget`, start the memory afresh)."
     if 'val_loss' in rec or getattr(trainer, 'last_batch', None) is None: return
     if trainer.env.active: raise ConfigError("dreams change the weights on one rank only; train data-parallel runs without dream_every")
     model, due = trainer.model, self.every and rec['step'] % self.every == 0
+    if self.segment is None and trainer.source.segment: self.segment = trainer.source.segment
+    self.autocast = trainer.autocast
+    x, y = trainer.last_batch
+    if self.x is None or x.shape[1] == self.x.shape[1]: self.remember(x, y)   # not a stream's shorter last batch
     if not model.trainable:    # a gradient-free system dreams its own way, on the batch just learned
         if not due: return
         if not callable(getattr(model, 'dream', None)): raise ConfigError(f"{type(model).__name__} has no trainable weights and no dream of its own")
@@ -194,9 +198,6 @@ def __call__(self: DreamCycle, trainer, rec: dict):
         r = model.dream(x, y, model.init_state(x.shape[0], trainer.device), sham=bool(self.sham), seed=rec['step'])
         trainer.log(step=rec['step'], dream=dict(kind='own', sham=bool(self.sham), before=r['before'][0], after=r['rem'][0]))
         return
-    if self.segment is None and trainer.source.segment: self.segment = trainer.source.segment
-    self.autocast = trainer.autocast
-    self.remember(*trainer.last_batch)
     if due and len(self) > self.check_rows:
         trainer.log(step=rec['step'], dream_start=self.x.shape[0])
         r = self.dream(trainer.model)

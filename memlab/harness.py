@@ -308,11 +308,12 @@ def save_results(ds, out: Path, title: str, command: str = '') -> Path:
     atomic_write_text(out/'leaderboard.html', '<html><head><meta charset="utf-8"></head><body>' + '\n'.join(html) + '</body></html>')
     return out
 
-# %% ../nbs/55_harness.ipynb #318a92cb
+# %% ../nbs/55_harness.ipynb #eb77159f
 CONTINUAL = ('naive', 'ewc', 'replay', 'dream', 'sham')
 
 def fisher_diagonal(model: SequenceModel, ex: Examples, batches: int = 8, batch_size: int = 16, seed: int = 0) -> dict:
     "The diagonal of the empirical Fisher information of `model` on `ex` (mean squared gradient of the loss over `batches` mini-batches), by parameter name."
+    if not model.trainable: return {}                               # nothing learned by gradients: nothing to hold in place
     tr = Trainer(model, ex, TrainConfig(batch_size=min(batch_size, len(ex)), max_steps=1, minutes=None, seed=seed), progress=False)
     F = {n: torch.zeros_like(p) for n, p in model.named_parameters() if p.requires_grad}
     for k, (x, y) in zip(range(batches), tr.batches()):
@@ -339,7 +340,7 @@ def joined(a: Examples, b: Examples) -> Examples:
     return dataclasses.replace(a, inputs=torch.cat([a.inputs, b.inputs]), labels=torch.cat([a.labels, b.labels]),
                                distance=torch.cat([a.distance, b.distance]), vocab_size=max(a.vocab_size, b.vocab_size))
 
-# %% ../nbs/55_harness.ipynb #38121274
+# %% ../nbs/55_harness.ipynb #3e97e453
 def _continual_summary(R: np.ndarray) -> dict:
     "ACC, BWT, forgetting, adaptation and drift of one accuracy matrix R[after, on]."
     n, last = len(R), R[-1]
@@ -370,7 +371,7 @@ def run_continual(system, domains: list[Examples], fit: dict, test: list[Example
                 hooks=[cycle] if cycle is not None else None, penalty=penalty).fit()
         if method == 'ewc':
             anchors.append((fisher_diagonal(m, d, seed=seed + i), {n: p.detach().clone() for n, p in m.named_parameters()}))
-            extra['steps'] += 8
+            extra['steps'] += 8 if m.trainable else 0
         if method == 'replay':   # a reservoir of `memory` examples over all domains so far
             pick = d[torch.randperm(len(d), generator=g)[:memory]]
             if kept is None: kept = pick
@@ -380,7 +381,8 @@ def run_continual(system, domains: list[Examples], fit: dict, test: list[Example
                 kept = both[share]
         if cycle is not None:
             r = cycle.dream(m)
-            extra['steps'] += cycle.steps + cycle.rem_steps; extra['tokens'] += r['nrem_tokens'] + r['rem_tokens']
+            if r['kind'] == 'own': extra['steps'] += 1                      # a gradient-free system's own cycle on its memory
+            else: extra['steps'] += cycle.steps + cycle.rem_steps; extra['tokens'] += r['nrem_tokens'] + r['rem_tokens']
         for c, ctl in enumerate(controls):
             R[c, i] = [score_examples(m, t, (ctl,))[ctl]['accuracy'] for t in test]
     names = [t.name for t in test]
