@@ -994,7 +994,7 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
                           + markdown_table(rows))
     return out
 
-# %% ../nbs/60_bench.ipynb #22ebd285
+# %% ../nbs/60_bench.ipynb #dbb9df48
 def world_stream(n_domains: int = 3, n: int = 1000, seed: int = 0, **task) -> tuple[list, list]:
     "Training domains (world d's episodes mixed with as many of random facts) and test sets (world d's episodes) of a continual stream of recall worlds."
     from memlab.harness import joined
@@ -1024,7 +1024,7 @@ def _dream_figure(rows: list[dict]):
 
 def _dream_summary(rows: list[dict]) -> list[dict]:
     "Mean ± spread over seeds per system and method, and consolidation: memory-reset ACC minus the naive run's."
-    out, keys = [], ('ACC_on', 'BWT_on', 'ACC_reset', 'BWT_reset', 'recall_on', 'drift_on')
+    out, keys = [], ('ACC_on', 'BWT_on', 'ACC_reset', 'BWT_reset', 'adaptation_reset', 'recall_on', 'drift_on')
     for system in dict.fromkeys(r['system'] for r in rows):
         naive = [r['ACC_reset'] for r in rows if r['system'] == system and r['method'] == 'naive']
         for method in dict.fromkeys(r['method'] for r in rows if r['system'] == system):
@@ -1068,7 +1068,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
                                   also=dict(recall=rand),
                                   dream=dict(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16))
                 rows.append(dict(system=system, method=method, seed=seed, **{k: R.attrs[k] for k in
-                                 ('ACC_on', 'BWT_on', 'ACC_reset', 'BWT_reset', 'drift_on', 'adaptation_on', 'recall_on', 'recall_reset',
+                                 ('ACC_on', 'BWT_on', 'ACC_reset', 'BWT_reset', 'drift_on', 'adaptation_on', 'adaptation_reset', 'recall_on', 'recall_reset',
                                   'extra_steps')}, seconds=time.perf_counter() - t0))
                 mats.append(dict(system=system, method=method, seed=seed, R=R.values.round(4).tolist(), controls=list(R.control.values)))
                 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
