@@ -19,10 +19,10 @@ from .harness import markdown_table
 
 # %% auto #0
 __all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CURRICULUM',
-           'CORTEX_RIVALS', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp',
-           'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile', 'bench_perf',
-           'telemetry_overhead', 'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem', 'bench_cortex',
-           'world_stream', 'bench_dream']
+           'CORTEX_RIVALS', 'WORLD_TASK', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite',
+           'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile',
+           'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem',
+           'bench_cortex', 'world_stream', 'bench_dream']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -994,12 +994,14 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
                           + markdown_table(rows))
     return out
 
-# %% ../nbs/60_bench.ipynb #dbb9df48
+# %% ../nbs/60_bench.ipynb #b0e5b775
+WORLD_TASK = dict(n_facts=4, n_slots=8, n_values=8, segment=16, n_segments=2, n_filler=16)   # the recall episodes of `bench dream`
+
 def world_stream(n_domains: int = 3, n: int = 1000, seed: int = 0, **task) -> tuple[list, list]:
     "Training domains (world d's episodes mixed with as many of random facts) and test sets (world d's episodes) of a continual stream of recall worlds."
     from memlab.harness import joined
     from memlab.tasks import recall_episodes
-    kw = dict(n_facts=4, n_slots=8, n_values=8, segment=16, n_segments=2, n_filler=16, **task)
+    kw = {**WORLD_TASK, **task}
     train = [joined(recall_episodes(n, **kw, world=100 + d, seed=seed + 10 * d), recall_episodes(n, **kw, seed=seed + 10 * d + 1))
              for d in range(n_domains)]
     test = [recall_episodes(max(n // 5, 50), **kw, world=100 + d, seed=seed + 10 * d + 5_000) for d in range(n_domains)]
@@ -1040,6 +1042,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
                 dream_steps: int = 100, memory: int = 256, d_model: int = 64, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
     "Naive fine-tuning, EWC, replay, dream and sham sleep on a continual stream of recall worlds: ACC/BWT with the memory on and reset, consolidation, recall; one table, one figure."
     from memlab.harness import CONTINUAL, run_continual
+    from memlab.tasks import recall_episodes
     methods, systems = _names(methods or CONTINUAL), _names(systems)
     for m in methods:
         if m not in CONTINUAL: raise bad_choice('continual-learning method', m, CONTINUAL)
@@ -1057,8 +1060,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
         if rows: _dream_figure(rows).write_html(out/'dream.html', include_plotlyjs=True)   # opens offline
     for seed in seeds:
         train, test = world_stream(domains, examples, seed)
-        rand = world_stream(1, examples, seed + 77)[0][0]
-        rand = rand[len(rand) // 2:][:200]                           # episodes of random facts only
+        rand = recall_episodes(examples, **WORLD_TASK, seed=seed + 78)[:200]     # episodes of random facts only
         for system in systems:
             opts = lookup('system', system).options()
             model = {'d_model': d_model} if 'd_model' in opts else {}
