@@ -994,7 +994,7 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
                           + markdown_table(rows))
     return out
 
-# %% ../nbs/60_bench.ipynb #b0e5b775
+# %% ../nbs/60_bench.ipynb #390b1fa3
 WORLD_TASK = dict(n_facts=4, n_slots=8, n_values=8, segment=16, n_segments=2, n_filler=16)   # the recall episodes of `bench dream`
 
 def world_stream(n_domains: int = 3, n: int = 1000, seed: int = 0, **task) -> tuple[list, list]:
@@ -1039,8 +1039,9 @@ def _dream_summary(rows: list[dict]) -> list[dict]:
 
 @register('suite', 'dream')
 def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int = 3, examples: int = 1000, max_steps: int | None = None,
-                dream_steps: int = 100, memory: int = 256, d_model: int = 64, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
-    "Naive fine-tuning, EWC, replay, dream and sham sleep on a continual stream of recall worlds: ACC/BWT with the memory on and reset, consolidation, recall; one table, one figure."
+                dream_steps: int = 100, dream_every: int | None = None, memory: int = 256, d_model: int = 64, stored: bool = True,
+                progress: bool = True, out_dir: Path | None = None, **_) -> Path:
+    "Naive fine-tuning, EWC, replay, dream and sham sleep on a continual stream of recall worlds: ACC/BWT with the memory on and reset, consolidation, recall; one table, one figure. Dreams after each domain, and every `dream_every` training steps when given; `stored`: each episode replays its first teacher (`DreamCycle(stored=)`)."
     from memlab.harness import CONTINUAL, run_continual
     from memlab.tasks import recall_episodes
     methods, systems = _names(methods or CONTINUAL), _names(systems)
@@ -1053,7 +1054,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
         table = _dream_summary(rows)
         atomic_write_text(out/'results.json', json.dumps(dict(rows=rows, summary=table, R=mats), indent=1))
         cmd = (f"memlab bench dream --systems {','.join(systems)} --max-steps {fit['max_steps']} --set methods={','.join(methods)}"
-               f" --set domains={domains}")
+               f" --set domains={domains} --set stored={stored} --set dream_steps={dream_steps} --set dream_every={dream_every}")
         atomic_write_text(out/'leaderboard.md', f"# dreams against their rivals ({domains} recall worlds, seeds {', '.join(map(str, seeds))}, "
                           f"{torch.get_num_threads()} threads)\n\n`{cmd}`\n\n## mean over seeds\n\n{markdown_table(table)}\n\n"
                           f"## every run\n\n{markdown_table(rows)}\n")
@@ -1068,7 +1069,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
                 t0 = time.perf_counter()
                 R = run_continual(system, train, fit, test, seed=seed, model=model, method=method, memory=memory, progress=progress,
                                   also=dict(recall=rand),
-                                  dream=dict(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16))
+                                  dream=dict(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16, stored=stored, every=dream_every))
                 rows.append(dict(system=system, method=method, seed=seed, **{k: R.attrs[k] for k in
                                  ('ACC_on', 'BWT_on', 'ACC_reset', 'BWT_reset', 'drift_on', 'adaptation_on', 'adaptation_reset', 'recall_on', 'recall_reset',
                                   'extra_steps')}, seconds=time.perf_counter() - t0))

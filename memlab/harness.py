@@ -340,7 +340,7 @@ def joined(a: Examples, b: Examples) -> Examples:
     return dataclasses.replace(a, inputs=torch.cat([a.inputs, b.inputs]), labels=torch.cat([a.labels, b.labels]),
                                distance=torch.cat([a.distance, b.distance]), vocab_size=max(a.vocab_size, b.vocab_size))
 
-# %% ../nbs/55_harness.ipynb #d3200d19
+# %% ../nbs/55_harness.ipynb #d6459354
 def _continual_summary(R: np.ndarray) -> dict:
     "ACC, BWT, forgetting, adaptation and drift of one accuracy matrix R[after, on]."
     n, last = len(R), R[-1]
@@ -379,12 +379,12 @@ def run_continual(system, domains: list[Examples], fit: dict, test: list[Example
                 both = joined(kept, pick)
                 share = torch.randperm(len(both), generator=g)[:memory]
                 kept = both[share]
-        if cycle is not None:
-            r = cycle.dream(m)
-            if r['kind'] == 'own': extra['steps'] += 1                      # a gradient-free system's own cycle on its memory
-            else: extra['steps'] += cycle.steps + cycle.rem_steps; extra['tokens'] += r['nrem_tokens'] + r['rem_tokens']
+        if cycle is not None: cycle.dream(m)
         scores = [score_examples(m, t, tuple(controls)) for t in test]          # every control in one pass over each test set
         R[:, i] = [[s[ctl]['accuracy'] for s in scores] for ctl in controls]
+    for r in (cycle.history if cycle is not None else []):     # every dream: after each domain, and the hook's during training (`every`)
+        extra['steps'] += 1 if r['kind'] == 'own' else cycle.steps + cycle.rem_steps    # a gradient-free system's own cycle: one step
+        extra['tokens'] += r.get('nrem_tokens', 0) + r.get('rem_tokens', 0)
     names = [t.name for t in test]
     summary = {f'{k}_{ctl}': v for c, ctl in enumerate(controls) for k, v in _continual_summary(R[c]).items()}
     for name, ex in (also or {}).items():

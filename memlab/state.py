@@ -20,7 +20,7 @@ from .core import ConfigError, FileLock, MemlabError, atomic_path
 # %% auto #0
 __all__ = ['STATE_SCHEMA', 'State', 'state_checksum', 'StateFileError', 'sub', 'put']
 
-# %% ../nbs/03_state.ipynb #ae10f810
+# %% ../nbs/03_state.ipynb #620651a2
 class State:
     "Named tensors holding a model's memory between calls: batch-first, except those named in `shared`."
     def __init__(self, **tensors: Tensor): self.tensors, self.shared = dict(tensors), frozenset()
@@ -62,6 +62,10 @@ class State:
             m = mask.to(v.device).view(-1, *[1]*(v.dim()-1))
             return torch.where(m, torch.zeros((), dtype=v.dtype, device=v.device), v)
         return State(**{k: v if k in self.shared else _r(v) for k, v in self.items()}).share(*self.shared)
+
+    def rows(self, index: Tensor) -> State:
+        "The memories of batch rows `index` [n] (repeats allowed) as a batch of n; shared tensors are kept."
+        return State(**{k: v if k in self.shared else v[index.to(v.device)] for k, v in self.items()}).share(*self.shared)
 
 # %% ../nbs/03_state.ipynb #89d47c85
 def state_checksum(tensors: dict[str, Tensor]) -> str:
