@@ -218,13 +218,13 @@ def _cycle(self: DreamCycle, model: SequenceModel) -> dict:
     self.history.append(rec)
     return rec
 
-# %% ../nbs/50_dream.ipynb #af678bba
+# %% ../nbs/50_dream.ipynb #c819f951
 @patch
 def _teach(self: DreamCycle, teacher: SequenceModel, n: int, seg: int) -> int:
     "Store `teacher`'s top-k logits (the sham's: its memory of other content) for each of the first `n` episodes that has none yet; how many it taught."
     todo, pool = (~self.taught[:n]).nonzero().flatten(), self.x[:n]
     with quiet(), torch.no_grad():
-        for rows in todo.split(64):
+        for rows in todo.split(64) if len(todo) else ():    # (an empty tensor splits into one empty part)
             x = self.x[rows]
             src = self._sham_content(x, pool).to(teacher.device) if self.sham else None
             with self.autocast(): logits = read_segments(teacher, x.to(teacher.device), seg, memory_from=src, memory=self._memory(len(x), teacher.device)).float()
