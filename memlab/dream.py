@@ -103,7 +103,7 @@ def check(self: DreamCycle, model: SequenceModel, x: Tensor, y: Tensor, segment:
 @patch
 def _segment(self: DreamCycle, x: Tensor) -> int: return self.segment or max(1, x.shape[1] // 4)
 
-# %% ../nbs/50_dream.ipynb #ce546451
+# %% ../nbs/50_dream.ipynb #8f96fba8
 def _distil(teacher: Tensor | tuple, student: Tensor, tau: float) -> Tensor:
     "KL(teacher ‖ student) per position at temperature `tau`, mean over positions, times tau² (Hinton et al. 2015). `teacher`: logits [B, T, V], or stored (log-probabilities of its top k [B, T, k], their symbols) — then over those k symbols and the rest of the vocabulary as one."
     s = F.log_softmax(student.float() / tau, -1)
@@ -187,6 +187,7 @@ def dream(self: DreamCycle, model: SequenceModel, memory: State | None = None) -
 
 @patch
 def _cycle(self: DreamCycle, model: SequenceModel) -> dict:
+    "`dream`'s body, with the live memory (if any) in `self.live`."
     if len(self) <= self.check_rows:
         raise ConfigError(f"DreamCycle: {len(self)} episodes remembered; a dream needs more than check_rows={self.check_rows} "
                           f"(remember more episodes, or lower check_rows)")
@@ -218,10 +219,10 @@ def _cycle(self: DreamCycle, model: SequenceModel) -> dict:
     self.history.append(rec)
     return rec
 
-# %% ../nbs/50_dream.ipynb #c819f951
+# %% ../nbs/50_dream.ipynb #046eae4a
 @patch
 def _teach(self: DreamCycle, teacher: SequenceModel, n: int, seg: int) -> int:
-    "Store `teacher`'s top-k logits (the sham's: its memory of other content) for each of the first `n` episodes that has none yet; how many it taught."
+    "Store `teacher`'s top-k log-probabilities at the cycle's temperature (the sham's: from its memory of other content) for each of the first `n` episodes that has none yet; how many it taught."
     todo, pool = (~self.taught[:n]).nonzero().flatten(), self.x[:n]
     with quiet(), torch.no_grad():
         for rows in todo.split(64) if len(todo) else ():    # (an empty tensor splits into one empty part)
