@@ -25,7 +25,7 @@ def comparison(runs: dict[str, dict]) -> str:
                          + (f"{r['valid']['ppl']:>11.2f}{r['wall_seconds'] / 60:>9.1f}m{r['train_tokens']:>13,}" if first else ''))
     return '\n'.join(lines)
 
-# %% ../nbs/71_demo.ipynb #734faebc
+# %% ../nbs/71_demo.ipynb #88baf28f
 SHARED = ('seed', 'device')     # settings every model of the demo gets (the baseline also gets max_steps)
 
 def demo(system: str = 'braincore', corpus: str = 'wikitext2', minutes: float | None = 2.5, baseline: str | None = 'transformer',
@@ -38,7 +38,9 @@ def demo(system: str = 'braincore', corpus: str = 'wikitext2', minutes: float | 
     if dist_env().active: raise ConfigError("memlab demo runs in one process; under torchrun use `memlab train`")
     lookup('system', system); lookup('corpus', corpus)
     for role, n in (('baseline', baseline), ('reference', reference)):
-        if n is not None and n not in names('system'): raise bad_choice(f'--{role}', n, [*names('system'), 'none'])
+        if n is None: continue
+        try: lookup('system', n)                                     # a family member such as cache:lstm too
+        except ConfigError: raise bad_choice(f'--{role}', n, [*names('system'), 'none']) from None
     if system in (baseline, reference): raise ConfigError(f"demo: the system {system!r} is also its own baseline or reference; pick another system")
     shared = {**{k: kw[k] for k in SHARED if k in kw}, 'score_tokens': score_tokens}
     rec, srv, runs = Recorder(), None, {}
