@@ -994,7 +994,7 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
                           + markdown_table(rows))
     return out
 
-# %% ../nbs/60_bench.ipynb #7ac80406
+# %% ../nbs/60_bench.ipynb #43e3f111
 WORLD_TASK = dict(n_facts=4, n_slots=8, n_values=8, segment=16, n_segments=2, n_filler=16)   # the recall episodes of `bench dream`
 
 def world_stream(n_domains: int = 3, n: int = 1000, seed: int = 0, **task) -> tuple[list, list]:
@@ -1040,8 +1040,8 @@ def _dream_summary(rows: list[dict]) -> list[dict]:
 @register('suite', 'dream')
 def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int = 3, examples: int = 1000, max_steps: int | None = None,
                 dream_steps: int = 100, dream_every: int | None = None, memory: int = 256, d_model: int = 64, stored: bool = True,
-                join: str | None = None, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
-    "Naive fine-tuning, EWC, replay, dream and sham sleep on a continual stream of recall worlds: ACC/BWT with the memory on and reset, consolidation, recall; one table, one figure. Dreams after each domain, and every `dream_every` training steps when given; `stored`: each episode replays its first teacher (`DreamCycle(stored=)`); `join`: folders of earlier runs (comma-separated) to put in one table and figure instead of training."
+                sleep: dict | None = None, join: str | None = None, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
+    "Naive fine-tuning, EWC, replay, dream and sham sleep on a continual stream of recall worlds: ACC/BWT with the memory on and reset, consolidation, recall; one table, one figure. Dreams after each domain, and every `dream_every` training steps when given; `stored`: each episode replays its first teacher (`DreamCycle(stored=)`); `sleep`: other `DreamCycle` options; `join`: folders of earlier runs (comma-separated) to put in one table and figure instead of training."
     from memlab.harness import CONTINUAL, run_continual
     from memlab.tasks import recall_episodes
     methods, systems = _names(methods or CONTINUAL), _names(systems)
@@ -1052,14 +1052,15 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
     out = _out_dir('dream', out_dir); out.mkdir(parents=True, exist_ok=True)
     fit = dict(max_steps=_steps(max_steps, 300), batch_size=32)
     rows, mats = [], []
-    sleep = ', '.join([f'every {dream_every}'] * bool(dream_every) + ['teacher afresh'] * (not stored))
-    label = lambda method: f'{method} ({sleep})' if sleep and method in ('dream', 'sham') else method   # a variant is a method of its own
+    variant = ', '.join([f'every {dream_every}'] * bool(dream_every) + ['teacher afresh'] * (not stored) + [f'{k}={v}' for k, v in (sleep or {}).items()])
+    label = lambda method: f'{method} ({variant})' if variant and method in ('dream', 'sham') else method   # a variant is a method of its own
     def save():
         table = _dream_summary(rows)
         atomic_write_text(out/'results.json', json.dumps(dict(rows=rows, summary=table, R=mats), indent=1))
         cmd = (f"memlab bench dream --set join={join}" if join else
                f"memlab bench dream --systems {','.join(systems)} --max-steps {fit['max_steps']} --set methods={','.join(methods)}"
-               f" --set domains={domains} --set stored={stored} --set dream_steps={dream_steps} --set dream_every={dream_every}")
+               f" --set domains={domains} --set stored={stored} --set dream_steps={dream_steps} --set dream_every={dream_every}"
+               + (f' --set sleep="{sleep}"' if sleep else ''))
         atomic_write_text(out/'leaderboard.md', f"# dreams against their rivals ({domains} recall worlds, seeds {', '.join(map(str, seeds))}, "
                           f"{torch.get_num_threads()} threads)\n\n`{cmd}`\n\n## mean over seeds\n\n{markdown_table(table)}\n\n"
                           f"## every run\n\n{markdown_table(rows)}\n")
@@ -1079,7 +1080,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
                 t0 = time.perf_counter()
                 R = run_continual(system, train, fit, test, seed=seed, model=model, method=method, memory=memory, progress=progress,
                                   also=dict(recall=rand),
-                                  dream=dict(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16, stored=stored, every=dream_every))
+                                  dream=dict(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16, stored=stored, every=dream_every, **(sleep or {})))
                 rows.append(dict(system=system, method=label(method), seed=seed, **{k: R.attrs[k] for k in
                                  ('ACC_on', 'BWT_on', 'ACC_reset', 'BWT_reset', 'drift_on', 'adaptation_on', 'adaptation_reset', 'recall_on', 'recall_reset',
                                   'extra_steps')}, seconds=time.perf_counter() - t0))
