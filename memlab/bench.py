@@ -19,10 +19,10 @@ from .harness import markdown_table
 
 # %% auto #0
 __all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CURRICULUM',
-           'CORTEX_RIVALS', 'WORLD_TASK', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite',
-           'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile',
-           'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem',
-           'bench_cortex', 'world_stream', 'bench_dream']
+           'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers',
+           'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm',
+           'step_profile', 'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford', 'bench_titans',
+           'bench_livemem', 'bench_cortex', 'world_stream', 'bench_dream', 'bench_dream_live']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -1088,4 +1088,58 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
                 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
                 save()
     save()
+    return out
+
+# %% ../nbs/60_bench.ipynb #77b7cfbb
+LIVE_TASK = dict(n_facts=8, n_slots=8, n_values=8, segment=32, n_segments=2, n_filler=16)   # every episode states every slot
+
+def _asked(model, x, y, segment: int, memory=None) -> float:
+    "Accuracy on the scored targets `y` of questions `x` read `segment` tokens at a time: memory reset before each segment, or carried from `memory`."
+    from memlab.dream import read_segments
+    with torch.no_grad(): lg = read_segments(model, x, segment, reset=memory is None, memory=memory)
+    ok = y != -100
+    return float((lg.argmax(-1) == y)[ok].float().mean())
+
+@register('suite', 'dream-live')
+def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000, max_steps: int | None = None, dream_steps: int = 100,
+                     d_model: int = 64, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
+    "Dreams that consolidate the live memory: a model reads a world's facts with its weights untouched, then dreams on the world's questions alone — teacher from the live memory, from an empty one, or a sham — and answers held-out questions with its memory reset."
+    import copy
+    from memlab.dream import DreamCycle
+    from memlab.harness import build
+    from memlab.tasks import recall_episodes
+    from memlab.train import Trainer, TrainConfig
+    systems, out = _names(systems), _out_dir('dream-live', out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, seg = [], LIVE_TASK['segment'] // 2
+    for seed in seeds:
+        learn = recall_episodes(examples, **LIVE_TASK, seed=seed)                      # random facts: learn to read the memory
+        world = recall_episodes(600, **LIVE_TASK, world=100 + seed, seed=seed + 1)     # one world: its facts, and questions about them
+        S = LIVE_TASK['segment']
+        facts, ask, ans = world.inputs[:64, :S], world.inputs[:, S:], world.labels[:, S:]
+        for system in systems:
+            opts = lookup('system', system).options()
+            m = build(system, learn.vocab_size, seed, **({'d_model': d_model} if 'd_model' in opts else {}))
+            Trainer(m, learn, TrainConfig.of(m, max_steps=_steps(max_steps, 300), batch_size=32, minutes=None, seed=seed), progress=progress).fit()
+            m.eval()
+            with torch.no_grad(): live = m(facts, m.init_state(len(facts))).state.detach()      # read, not learned
+            held = lambda mm, mem=None: _asked(mm, ask[500:], ans[500:], seg, mem)
+            for variant in ('no dream', 'dream, live memory', 'dream, empty memory', 'sham'):
+                mm, t0 = copy.deepcopy(m), time.perf_counter()
+                if variant != 'no dream':
+                    c = DreamCycle(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16, segment=seg, capacity=500, check_rows=32,
+                                   sham='random' if variant == 'sham' else None, seed=seed)
+                    c.remember(ask[:500], ans[:500]).dream(mm, memory=live if variant == 'dream, live memory' else None)
+                mm.eval()
+                rows.append(dict(system=system, seed=seed, variant=variant, reset=held(mm), live=held(mm, live.rows(torch.arange(100) % len(facts))),
+                                 seconds=time.perf_counter() - t0))
+                print({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
+                atomic_write_text(out/'results.json', json.dumps(dict(rows=rows, task=LIVE_TASK), indent=1))
+    table = [dict(system=sy, variant=v, seeds=len(rs), **{k: f"{np.mean([r[k] for r in rs]):.3f} ± {np.std([r[k] for r in rs]):.3f}"
+                                                        for k in ('reset', 'live')})
+             for sy in systems for v in dict.fromkeys(r['variant'] for r in rows) if (rs := [r for r in rows if r['system'] == sy and r['variant'] == v])]
+    atomic_write_text(out/'leaderboard.md', f"# consolidating the live memory (chance {1 / LIVE_TASK['n_values']:.3f})\n\n"
+                      f"`memlab bench dream-live --systems {','.join(systems)} --set dream_steps={dream_steps}`\n\n"
+                      f"reset: held-out questions with the memory reset; live: starting from the live memory\n\n"
+                      f"{markdown_table(table)}\n\n## every run\n\n{markdown_table(rows)}\n")
     return out
