@@ -994,7 +994,7 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
                           + markdown_table(rows))
     return out
 
-# %% ../nbs/60_bench.ipynb #43e3f111
+# %% ../nbs/60_bench.ipynb #a31c6f13
 WORLD_TASK = dict(n_facts=4, n_slots=8, n_values=8, segment=16, n_segments=2, n_filler=16)   # the recall episodes of `bench dream`
 
 def world_stream(n_domains: int = 3, n: int = 1000, seed: int = 0, **task) -> tuple[list, list]:
@@ -1061,8 +1061,9 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
                f"memlab bench dream --systems {','.join(systems)} --max-steps {fit['max_steps']} --set methods={','.join(methods)}"
                f" --set domains={domains} --set stored={stored} --set dream_steps={dream_steps} --set dream_every={dream_every}"
                + (f' --set sleep="{sleep}"' if sleep else ''))
+        how = 'runs joined' if join else f'{torch.get_num_threads()} threads'
         atomic_write_text(out/'leaderboard.md', f"# dreams against their rivals ({domains} recall worlds, seeds {', '.join(map(str, seeds))}, "
-                          f"{torch.get_num_threads()} threads)\n\n`{cmd}`\n\n## mean over seeds\n\n{markdown_table(table)}\n\n"
+                          f"{how})\n\n`{cmd}`\n\n## mean over seeds\n\n{markdown_table(table)}\n\n"
                           f"## every run\n\n{markdown_table(rows)}\n")
         if rows: _dream_figure(rows).write_html(out/'dream.html', include_plotlyjs=True)   # opens offline
     for folder in _names(join) if join else ():
