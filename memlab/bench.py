@@ -1091,7 +1091,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #77b7cfbb
+# %% ../nbs/60_bench.ipynb #9a50fde5
 LIVE_TASK = dict(n_facts=8, n_slots=8, n_values=8, segment=32, n_segments=2, n_filler=16)   # every episode states every slot
 
 def _asked(model, x, y, segment: int, memory=None) -> float:
@@ -1125,6 +1125,8 @@ def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000,
             m.eval()
             with torch.no_grad(): live = m(facts, m.init_state(len(facts))).state.detach()      # read, not learned
             held = lambda mm, mem=None: _asked(mm, ask[500:], ans[500:], seg, mem)
+            scored = ans[500:][ans[500:] != -100]
+            floor = float(scored.bincount().max()) / len(scored)      # always answering the world's most common value
             for variant in ('no dream', 'dream, live memory', 'dream, empty memory', 'sham'):
                 mm, t0 = copy.deepcopy(m), time.perf_counter()
                 if variant != 'no dream':
@@ -1133,14 +1135,15 @@ def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000,
                     c.remember(ask[:500], ans[:500]).dream(mm, memory=live if variant == 'dream, live memory' else None)
                 mm.eval()
                 rows.append(dict(system=system, seed=seed, variant=variant, reset=held(mm), live=held(mm, live.rows(torch.arange(100) % len(facts))),
-                                 seconds=time.perf_counter() - t0))
+                                 floor=floor, seconds=time.perf_counter() - t0))
                 print({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
                 atomic_write_text(out/'results.json', json.dumps(dict(rows=rows, task=LIVE_TASK), indent=1))
     table = [dict(system=sy, variant=v, seeds=len(rs), **{k: f"{np.mean([r[k] for r in rs]):.3f} ± {np.std([r[k] for r in rs]):.3f}"
-                                                        for k in ('reset', 'live')})
+                                                        for k in ('reset', 'live', 'floor')})
              for sy in systems for v in dict.fromkeys(r['variant'] for r in rows) if (rs := [r for r in rows if r['system'] == sy and r['variant'] == v])]
     atomic_write_text(out/'leaderboard.md', f"# consolidating the live memory (chance {1 / LIVE_TASK['n_values']:.3f})\n\n"
                       f"`memlab bench dream-live --systems {','.join(systems)} --set dream_steps={dream_steps}`\n\n"
-                      f"reset: held-out questions with the memory reset; live: starting from the live memory\n\n"
+                      f"reset: held-out questions with the memory reset; live: starting from the live memory; floor: always "
+                      f"answering the world's most common value (a result counts only above it)\n\n"
                       f"{markdown_table(table)}\n\n## every run\n\n{markdown_table(rows)}\n")
     return out
