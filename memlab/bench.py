@@ -1091,8 +1091,8 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #9a50fde5
-LIVE_TASK = dict(n_facts=8, n_slots=8, n_values=8, segment=32, n_segments=2, n_filler=16)   # every episode states every slot
+# %% ../nbs/60_bench.ipynb #4fb5a9c3
+LIVE_TASK = dict(n_facts=4, n_slots=4, n_values=16, segment=16, n_segments=2, n_filler=16)   # every episode states every slot
 
 def _asked(model, x, y, segment: int, memory=None) -> float:
     "Accuracy on the scored targets `y` of questions `x` read `segment` tokens at a time: memory reset before each segment, or carried from `memory`."
