@@ -1091,7 +1091,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #4fb5a9c3
+# %% ../nbs/60_bench.ipynb #3b09a6dd
 LIVE_TASK = dict(n_facts=4, n_slots=4, n_values=16, segment=16, n_segments=2, n_filler=16)   # every episode states every slot
 
 def _asked(model, x, y, segment: int, memory=None) -> float:
@@ -1115,7 +1115,7 @@ def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000,
     rows, seg = [], LIVE_TASK['segment'] // 2
     for seed in seeds:
         learn = recall_episodes(examples, **LIVE_TASK, seed=seed)                      # random facts: learn to read the memory
-        world = recall_episodes(600, **LIVE_TASK, world=100 + seed, seed=seed + 1)     # one world: its facts, and questions about them
+        world = recall_episodes(600, **LIVE_TASK, world=101 + seed, seed=seed + 1)     # one world (from 101: world 100's slots share a value)
         S = LIVE_TASK['segment']
         facts, ask, ans = world.inputs[:64, :S], world.inputs[:, S:], world.labels[:, S:]
         for system in systems:
