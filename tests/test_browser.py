@@ -38,7 +38,7 @@ def _free_port():
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 
-def _wait_http(url, proc, timeout=60):
+def _wait_http(url, proc, timeout=150):   # a server starting while the other test worker loads the machine
     t0 = time.time()
     while time.time() - t0 < timeout:
         if proc.poll() is not None: raise AssertionError(f'memlab dash exited: {proc.stdout.read()}')
