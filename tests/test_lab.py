@@ -12,6 +12,7 @@ from conftest import ROOT
 
 NB = ROOT/'nbs'/'tutorials'/'01_watch_memory.ipynb'
 SECONDS = 30                    # each of the tutorial's two runs trains this long: time to watch each dashboard follow it
+SERVED = 90                     # ... but the served one longer: it must still be training after its port opens and a page loads
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
          '--disable-sync']
@@ -51,7 +52,8 @@ def lab(tmp_path):
     port, dash_port, token = _free_port(), _free_port(), secrets.token_hex(16)
     env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(home/'config'), 'JUPYTER_DATA_DIR': str(home/'data'),
            'JUPYTER_RUNTIME_DIR': str(home/'runtime'), 'IPYTHONDIR': str(home/'ipython'), 'OMP_NUM_THREADS': '1',
-           'MEMLAB_TUTORIAL_STEPS': str(10**7), 'MEMLAB_TUTORIAL_MINUTES': str(SECONDS / 60), 'MEMLAB_DASHBOARD_PORT': str(dash_port)}
+           'MEMLAB_TUTORIAL_STEPS': str(10**7), 'MEMLAB_TUTORIAL_MINUTES': str(SECONDS / 60),
+           'MEMLAB_TUTORIAL_SERVED_MINUTES': str(SERVED / 60), 'MEMLAB_DASHBOARD_PORT': str(dash_port)}
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', f'--port={port}', '--ServerApp.port_retries=0',
            '--ServerApp.ip=127.0.0.1', f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={root}',
            '--LabApp.news_url=None', '--LabApp.extension_manager=readonly'] + (['--allow-root'] if os.geteuid() == 0 else [])
@@ -142,7 +144,8 @@ def _run_all_and_watch(browser, page, url: str, token: str, dash_port: int, offl
     last = page.locator('.jp-CodeCell .jp-InputPrompt').last
     _poll('the last cell to run', lambda: re.fullmatch(r'\[\d+\]:', last.inner_text().strip()), 300, page, every=1)
     # the kernel is free again: the inline dashboard shows the finished run, and its memory tab how the slots filled up
-    final = _poll('the inline dashboard to show the finished run', lambda: 'training finished' in (t := status.inner_text()) and t, 60, page)
+    final = _poll('the inline dashboard to show the finished run', lambda: 'training finished' in (t := status.inner_text()) and t,
+                  60 + SERVED, page)   # (the served run's blocking cell may still hold the kernel)
     cell.evaluate('el => el.scrollIntoView()')
     page.screenshot(path=str(ARTIFACTS/'lab-dashboard.png'))
     cell.locator('.bk-tab', has_text='memory').first.click()
