@@ -994,7 +994,7 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
                           + markdown_table(rows))
     return out
 
-# %% ../nbs/60_bench.ipynb #a31c6f13
+# %% ../nbs/60_bench.ipynb #0e5a3963
 WORLD_TASK = dict(n_facts=4, n_slots=8, n_values=8, segment=16, n_segments=2, n_filler=16)   # the recall episodes of `bench dream`
 
 def world_stream(n_domains: int = 3, n: int = 1000, seed: int = 0, **task) -> tuple[list, list]:
@@ -1047,8 +1047,10 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
     methods, systems = _names(methods or CONTINUAL), _names(systems)
     for m in methods:
         if m not in CONTINUAL: raise bad_choice('continual-learning method', m, CONTINUAL)
+    earlier = []
     for folder in _names(join) if join else ():
         if not (Path(folder)/'results.json').is_file(): raise ConfigError(f"bench dream: {folder} holds no results.json of an earlier run to join")
+        earlier.append(json.loads((Path(folder)/'results.json').read_text()))
     out = _out_dir('dream', out_dir); out.mkdir(parents=True, exist_ok=True)
     fit = dict(max_steps=_steps(max_steps, 300), batch_size=32)
     rows, mats = [], []
@@ -1066,9 +1068,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
                           f"{how})\n\n`{cmd}`\n\n## mean over seeds\n\n{markdown_table(table)}\n\n"
                           f"## every run\n\n{markdown_table(rows)}\n")
         if rows: _dream_figure(rows).write_html(out/'dream.html', include_plotlyjs=True)   # opens offline
-    for folder in _names(join) if join else ():
-        got = json.loads((Path(folder)/'results.json').read_text())
-        rows += got['rows']; mats += got['R']
+    for got in earlier: rows += got['rows']; mats += got['R']
     if join:
         seeds = sorted({r['seed'] for r in rows}); save(); return out
     for seed in seeds:
@@ -1091,24 +1091,18 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #3b09a6dd
+# %% ../nbs/60_bench.ipynb #2ef39457
 LIVE_TASK = dict(n_facts=4, n_slots=4, n_values=16, segment=16, n_segments=2, n_filler=16)   # every episode states every slot
-
-def _asked(model, x, y, segment: int, memory=None) -> float:
-    "Accuracy on the scored targets `y` of questions `x` read `segment` tokens at a time: memory reset before each segment, or carried from `memory`."
-    from memlab.dream import read_segments
-    with torch.no_grad(): lg = read_segments(model, x, segment, reset=memory is None, memory=memory)
-    ok = y != -100
-    return float((lg.argmax(-1) == y)[ok].float().mean())
 
 @register('suite', 'dream-live')
 def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000, max_steps: int | None = None, dream_steps: int = 100,
                      d_model: int = 64, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
     "Dreams that consolidate the live memory: a model reads a world's facts with its weights untouched, then dreams on the world's questions alone — teacher from the live memory, from an empty one, or a sham — and answers held-out questions with its memory reset."
-    import copy
+    import copy, dataclasses
     from memlab.dream import DreamCycle
     from memlab.harness import build
-    from memlab.tasks import recall_episodes
+    from memlab.score import score_examples
+    from memlab.tasks import IGNORE, recall_episodes
     from memlab.train import Trainer, TrainConfig
     systems, out = _names(systems), _out_dir('dream-live', out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1117,24 +1111,25 @@ def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000,
         learn = recall_episodes(examples, **LIVE_TASK, seed=seed)                      # random facts: learn to read the memory
         world = recall_episodes(600, **LIVE_TASK, world=101 + seed, seed=seed + 1)     # one world (from 101: world 100's slots share a value)
         S = LIVE_TASK['segment']
-        facts, ask, ans = world.inputs[:64, :S], world.inputs[:, S:], world.labels[:, S:]
+        facts = world.inputs[:64, :S]
+        ask = dataclasses.replace(world, inputs=world.inputs[:, S:], labels=world.labels[:, S:], distance=world.distance[:, S:], segment=seg)
         for system in systems:
             opts = lookup('system', system).options()
             m = build(system, learn.vocab_size, seed, **({'d_model': d_model} if 'd_model' in opts else {}))
             Trainer(m, learn, TrainConfig.of(m, max_steps=_steps(max_steps, 300), batch_size=32, minutes=None, seed=seed), progress=progress).fit()
             m.eval()
             with torch.no_grad(): live = m(facts, m.init_state(len(facts))).state.detach()      # read, not learned
-            held = lambda mm, mem=None: _asked(mm, ask[500:], ans[500:], seg, mem)
-            scored = ans[500:][ans[500:] != -100]
+            start = live.rows(torch.arange(100) % len(facts))
+            scored = ask.labels[500:][ask.labels[500:] != IGNORE]
             floor = float(scored.bincount().max()) / len(scored)      # always answering the world's most common value
             for variant in ('no dream', 'dream, live memory', 'dream, empty memory', 'sham'):
                 mm, t0 = copy.deepcopy(m), time.perf_counter()
                 if variant != 'no dream':
                     c = DreamCycle(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16, segment=seg, capacity=500, check_rows=32,
                                    sham='random' if variant == 'sham' else None, seed=seed)
-                    c.remember(ask[:500], ans[:500]).dream(mm, memory=live if variant == 'dream, live memory' else None)
-                mm.eval()
-                rows.append(dict(system=system, seed=seed, variant=variant, reset=held(mm), live=held(mm, live.rows(torch.arange(100) % len(facts))),
+                    c.remember(ask.inputs[:500], ask.labels[:500]).dream(mm, memory=live if variant == 'dream, live memory' else None)
+                r = score_examples(mm, ask[500:], ('on', 'reset'), memory=start)     # held-out questions: from the live memory, and reset
+                rows.append(dict(system=system, seed=seed, variant=variant, reset=r['reset']['accuracy'], live=r['on']['accuracy'],
                                  floor=floor, seconds=time.perf_counter() - t0))
                 print({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
                 atomic_write_text(out/'results.json', json.dumps(dict(rows=rows, task=LIVE_TASK), indent=1))

@@ -33,7 +33,7 @@ def segments(x: Tensor, seg: int | None) -> list[tuple[int, Tensor]]:
     "`x` [B, T] cut into segments of `seg` tokens along time, each with its start (one segment when `seg` is None)."
     return [(0, x)] if seg is None else [(i * seg, s) for i, s in enumerate(x.split(seg, dim=1))]
 
-# %% ../nbs/22_score.ipynb #082791cc
+# %% ../nbs/22_score.ipynb #b10810eb
 DISTANCE_BINS = 2 ** np.arange(16)        # bin b holds distances in [2^b, 2^(b+1))
 
 def _row_batches(n: int, size: int) -> list[slice]:
@@ -47,9 +47,9 @@ def _rolled(state: State) -> State:
     return state.replace(**{k: v.roll(1, 0) for k, v in state.items() if k not in state.shared})
 
 @torch.no_grad()
-def _lockstep(model: SequenceModel, stream, controls, autocast=contextlib.nullcontext, scored: bool = False):
-    "For each `(x [B, T], y)` of one stream of segments: `y` and the `Output` under each control (on / reset / shuffled); `scored`: from `model.score(x, y, state)`, with `nll`."
-    on = None
+def _lockstep(model: SequenceModel, stream, controls, autocast=contextlib.nullcontext, scored: bool = False, memory: State | None = None):
+    "For each `(x [B, T], y)` of one stream of segments: `y` and the `Output` under each control (on / reset / shuffled); `scored`: from `model.score(x, y, state)`, with `nll`; `memory`: where 'on' starts (default: empty)."
+    on = memory
     run = (lambda x, y, st: model.score(x, y, st)) if scored else (lambda x, y, st: model(x, st))
     for i, (x, y) in enumerate(stream):
         B, dev = x.shape[0], x.device
@@ -57,14 +57,14 @@ def _lockstep(model: SequenceModel, stream, controls, autocast=contextlib.nullco
         with autocast():
             prev, out = on, run(x, y, on)
             on = out.state
-            outs = {c: out if c == 'on' or i == 0 else                         # every control starts from init_state
+            outs = {c: out if c == 'on' or (i == 0 and memory is None) else    # every control starts from init_state
                        run(x, y, model.init_state(B, dev)) if c == 'reset' else run(x, y, _rolled(prev))
                     for c in controls}
         yield y, outs
 
 def score_examples(model: SequenceModel, ex: Examples, controls=('on', 'reset', 'shuffled'), batch_size: int = 250,
-                   autocast=contextlib.nullcontext) -> dict:
-    "Accuracy, exact match, loss and accuracy by distance of `model` on `ex` under each control."
+                   autocast=contextlib.nullcontext, memory: State | None = None) -> dict:
+    "Accuracy, exact match, loss and accuracy by distance of `model` on `ex` under each control; `memory`: a State with a row per example, where 'on' starts (shuffled: another example's row)."
     check_controls(controls, CONTROLS[:3])
     dev = model.device
     correct = {c: torch.zeros_like(ex.labels, dtype=torch.bool) for c in controls}
@@ -72,7 +72,8 @@ def score_examples(model: SequenceModel, ex: Examples, controls=('on', 'reset', 
     with evaluating(model):
         for rows in _row_batches(len(ex), batch_size):
             x, y = ex.inputs[rows].to(dev), ex.labels[rows].to(dev)
-            segs = [o for _, o in _lockstep(model, ((xs, None) for _, xs in segments(x, ex.segment)), controls, autocast)]
+            start = None if memory is None else memory.rows(torch.arange(rows.start, rows.stop)).to(dev)
+            segs = [o for _, o in _lockstep(model, ((xs, None) for _, xs in segments(x, ex.segment)), controls, autocast, memory=start)]
             for c in controls:
                 lg = torch.cat([sg[c].logits for sg in segs], 1).float()
                 correct[c][rows] = (lg.argmax(-1) == y).cpu()
