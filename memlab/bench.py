@@ -19,10 +19,11 @@ from .harness import markdown_table
 
 # %% auto #0
 __all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CURRICULUM',
-           'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers',
-           'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm',
-           'step_profile', 'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford', 'bench_titans',
-           'bench_livemem', 'bench_cortex', 'world_stream', 'bench_dream', 'bench_dream_live']
+           'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK', 'PHASE_C', 'bench_search', 'rss_bytes', 'bench_traces',
+           'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy',
+           'bench_lm', 'step_profile', 'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford',
+           'bench_titans', 'bench_livemem', 'bench_cortex', 'world_stream', 'bench_dream', 'bench_dream_live',
+           'seed_table', 'bench_phase_c']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -1091,7 +1092,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #2ef39457
+# %% ../nbs/60_bench.ipynb #0d1acdbc
 LIVE_TASK = dict(n_facts=4, n_slots=4, n_values=16, segment=16, n_segments=2, n_filler=16)   # every episode states every slot
 
 @register('suite', 'dream-live')
@@ -1133,12 +1134,87 @@ def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000,
                                  floor=floor, seconds=time.perf_counter() - t0))
                 print({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
                 atomic_write_text(out/'results.json', json.dumps(dict(rows=rows, task=LIVE_TASK), indent=1))
-    table = [dict(system=sy, variant=v, seeds=len(rs), **{k: f"{np.mean([r[k] for r in rs]):.3f} ± {np.std([r[k] for r in rs]):.3f}"
-                                                        for k in ('reset', 'live', 'floor')})
-             for sy in systems for v in dict.fromkeys(r['variant'] for r in rows) if (rs := [r for r in rows if r['system'] == sy and r['variant'] == v])]
+    table = seed_table(rows, ('system', 'variant'), ('reset', 'live', 'floor'))
     atomic_write_text(out/'leaderboard.md', f"# consolidating the live memory (chance {1 / LIVE_TASK['n_values']:.3f})\n\n"
                       f"`memlab bench dream-live --systems {','.join(systems)} --set dream_steps={dream_steps}`\n\n"
                       f"reset: held-out questions with the memory reset; live: starting from the live memory; floor: always "
                       f"answering the world's most common value (a result counts only above it)\n\n"
                       f"{markdown_table(table)}\n\n## every run\n\n{markdown_table(rows)}\n")
+    return out
+
+# %% ../nbs/60_bench.ipynb #8def224a
+PHASE_C = ('wikitext2', 'tinyshakespeare')
+
+def seed_table(rows: list[dict], by: tuple, keys: tuple) -> list[dict]:
+    "Mean ± spread over seeds of `keys`, one row per distinct combination of the `by` columns (in order of appearance)."
+    out = []
+    for group in dict.fromkeys(tuple(r[b] for b in by) for r in rows):
+        rs = [r for r in rows if tuple(r[b] for b in by) == group]
+        out.append(dict(zip(by, group), seeds=len(rs), **{k: f"{np.mean([r[k] for r in rs]):.3f} ± {np.std([r[k] for r in rs]):.3f}" for k in keys}))
+    return out
+
+def _phase_c_figure(rows: list[dict]):
+    "Validation perplexity of each domain while it trains, by method (first seed), and the first domain's drift by method against the 5 % target."
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    fig = make_subplots(rows=1, cols=2, subplot_titles=('validation perplexity while training (first seed)', 'drift of the first domain'))
+    names = list(dict.fromkeys(f"{r['system']} {r['method']}" for r in rows))
+    for name in names:
+        first, x0 = next(r for r in rows if f"{r['system']} {r['method']}" == name), 0
+        for dom, curve in first['curves'].items():
+            fig.add_trace(go.Scatter(x=[x0 + s for s, _ in curve], y=[p for _, p in curve], name=f'{name}: {dom}', mode='lines+markers'), 1, 1)
+            x0 += curve[-1][0] if curve else 0
+        for ctl, colour in (('on', '#4c72b0'), ('reset', '#dd8452')):
+            v = [r[f'drift_ppl_{ctl}'] for r in rows if f"{r['system']} {r['method']}" == name]
+            fig.add_trace(go.Bar(x=[name], y=[np.mean(v)], error_y=dict(type='data', array=[np.std(v)]), marker_color=colour,
+                                 name=f'memory {ctl}', legendgroup=ctl, showlegend=name == names[0]), 1, 2)
+    fig.add_hline(y=0.05, line_dash='dash', annotation_text='target 5 %', row=1, col=2)
+    fig.update_yaxes(title_text='perplexity', type='log', row=1, col=1); fig.update_yaxes(title_text='relative rise', row=1, col=2)
+    fig.update_xaxes(title_text='training step', row=1, col=1)
+    return fig.update_layout(barmode='group', height=480, title='Phase C: adaptation and drift on a lifelong text stream')
+
+@register('suite', 'phase-c')
+def bench_phase_c(systems=('braincore',), methods=('naive', 'dream', 'sham', 'replay'), seeds=(0, 1), corpora=PHASE_C, max_steps: int | None = None,
+                  batch_size: int = 16, seq_len: int = 64, valid_tokens: int = 32_768, memory: int = 1024, dream_steps: int = 100,
+                  dream_every: int | None = None, d_model: int = 64, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
+    "Phase C on a lifelong text stream: character-level `corpora` in order, each read once as a stream with the memory carried; adaptation, drift (target < 5 %) and the memory's gain per continual-learning method; one table, one figure."
+    from memlab.data import char_corpora
+    from memlab.harness import CONTINUAL, run_continual
+    methods, systems, corpora = _names(methods), _names(systems), _names(corpora)
+    for m in methods:
+        if m not in CONTINUAL: raise bad_choice('continual-learning method', m, CONTINUAL)
+    if len(corpora) < 2: raise ConfigError(f"bench phase-c: corpora={list(corpora)} — a stream needs at least 2 domains")
+    steps = _steps(max_steps, 400)
+    doms = char_corpora(corpora, steps * batch_size * seq_len + 1, valid_tokens)      # each training stream read exactly once
+    fit = dict(max_steps=steps, batch_size=batch_size, seq_len=seq_len, eval_every=max(steps // 8, 1), eval_tokens=valid_tokens, patience=10**9)
+    out = _out_dir('phase-c', out_dir); out.mkdir(parents=True, exist_ok=True)
+    keys = ('drift_ppl_on', 'drift_ppl_reset', 'first_ppl', 'first_ppl_end', 'zero_shot_ppl', 'adapted_ppl', 'gain_first', 'gain_last', 'extra_steps')
+    cmd = (f"memlab bench phase-c --systems {','.join(systems)} --max-steps {steps} --set methods={','.join(methods)} "
+           f"--set corpora={','.join(corpora)} --set dream_steps={dream_steps} --set dream_every={dream_every} --set memory={memory}")
+    rows = []
+    for seed in seeds:
+        for system in systems:
+            opts = lookup('system', system).options()
+            for method in methods:
+                t0 = time.perf_counter()
+                R = run_continual(system, doms, fit, doms, seed=seed, model={'d_model': d_model} if 'd_model' in opts else {}, method=method,
+                                  memory=memory, progress=progress,
+                                  dream=dict(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16, every=dream_every))
+                P, ctl = np.array(R.attrs['perplexity']), list(R.control.values)
+                on, off = ctl.index('on'), ctl.index('reset')
+                rows.append(dict(system=system, method=method, seed=seed, drift_ppl_on=R.attrs['drift_ppl_on'], drift_ppl_reset=R.attrs['drift_ppl_reset'],
+                                 first_ppl=P[on, 0, 0], first_ppl_end=P[on, -1, 0], zero_shot_ppl=P[on, -2, -1], adapted_ppl=P[on, -1, -1],
+                                 gain_first=P[off, -1, 0] - P[on, -1, 0], gain_last=P[off, -1, -1] - P[on, -1, -1], drift_acc_on=R.attrs['drift_on'],
+                                 extra_steps=R.attrs['extra_steps'], seconds=time.perf_counter() - t0, curves=R.attrs['curves'], perplexity=R.attrs['perplexity']))
+                print({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items() if k not in ('curves', 'perplexity')}, flush=True)
+                atomic_write_text(out/'results.json', json.dumps(dict(rows=rows, corpora=list(corpora), fit=fit, command=cmd), indent=1, default=float))
+                flat = [{k: v for k, v in r.items() if k not in ('curves', 'perplexity')} for r in rows]
+                atomic_write_text(out/'leaderboard.md', f"# Phase C: {' → '.join(corpora)} as characters ({steps} steps × {batch_size} × {seq_len} "
+                                  f"each; {torch.get_num_threads()} threads)\n\n`{cmd}`\n\n"
+                                  "drift: the first domain's relative rise in validation perplexity, from right after its training to the end "
+                                  "(target < 5 %); first_ppl / first_ppl_end: that perplexity; zero_shot / adapted: the last domain's before and "
+                                  "after its training; gain: perplexity with the memory reset minus carried, at the end\n\n"
+                                  f"## mean over seeds\n\n{markdown_table(seed_table(rows, ('system', 'method'), keys))}\n\n"
+                                  f"## every run\n\n{markdown_table(flat)}\n")
+                _phase_c_figure(rows).write_html(out/'phase_c.html', include_plotlyjs=True)
     return out
