@@ -22,8 +22,8 @@ __all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MOD
            'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK', 'PHASE_C', 'bench_search', 'rss_bytes', 'bench_traces',
            'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy',
            'bench_lm', 'step_profile', 'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford',
-           'bench_titans', 'bench_livemem', 'bench_cortex', 'world_stream', 'bench_dream', 'bench_dream_live',
-           'seed_table', 'bench_phase_c']
+           'bench_titans', 'bench_livemem', 'bench_cortex', 'world_stream', 'bench_dream', 'seed_table',
+           'bench_dream_live', 'bench_phase_c']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -1092,8 +1092,16 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #0d1acdbc
+# %% ../nbs/60_bench.ipynb #80625d5a
 LIVE_TASK = dict(n_facts=4, n_slots=4, n_values=16, segment=16, n_segments=2, n_filler=16)   # every episode states every slot
+
+def seed_table(rows: list[dict], by: tuple, keys: tuple) -> list[dict]:
+    "Mean ± spread over seeds of `keys`, one row per distinct combination of the `by` columns (in order of appearance)."
+    out = []
+    for group in dict.fromkeys(tuple(r[b] for b in by) for r in rows):
+        rs = [r for r in rows if tuple(r[b] for b in by) == group]
+        out.append(dict(zip(by, group), seeds=len(rs), **{k: f"{np.mean([r[k] for r in rs]):.3f} ± {np.std([r[k] for r in rs]):.3f}" for k in keys}))
+    return out
 
 @register('suite', 'dream-live')
 def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000, max_steps: int | None = None, dream_steps: int = 100,
@@ -1142,16 +1150,8 @@ def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000,
                       f"{markdown_table(table)}\n\n## every run\n\n{markdown_table(rows)}\n")
     return out
 
-# %% ../nbs/60_bench.ipynb #8def224a
+# %% ../nbs/60_bench.ipynb #a4d2a60d
 PHASE_C = ('wikitext2', 'tinyshakespeare')
-
-def seed_table(rows: list[dict], by: tuple, keys: tuple) -> list[dict]:
-    "Mean ± spread over seeds of `keys`, one row per distinct combination of the `by` columns (in order of appearance)."
-    out = []
-    for group in dict.fromkeys(tuple(r[b] for b in by) for r in rows):
-        rs = [r for r in rows if tuple(r[b] for b in by) == group]
-        out.append(dict(zip(by, group), seeds=len(rs), **{k: f"{np.mean([r[k] for r in rs]):.3f} ± {np.std([r[k] for r in rs]):.3f}" for k in keys}))
-    return out
 
 def _phase_c_figure(rows: list[dict]):
     "Validation perplexity of each domain while it trains, by method (first seed), and the first domain's drift by method against the 5 % target."
@@ -1175,7 +1175,7 @@ def _phase_c_figure(rows: list[dict]):
 
 @register('suite', 'phase-c')
 def bench_phase_c(systems=('braincore',), methods=('naive', 'dream', 'sham', 'replay'), seeds=(0, 1), corpora=PHASE_C, max_steps: int | None = None,
-                  batch_size: int = 16, seq_len: int = 64, valid_tokens: int = 32_768, memory: int = 1024, dream_steps: int = 100,
+                  batch_size: int = 16, seq_len: int = 128, valid_tokens: int = 32_768, memory: int = 1024, dream_steps: int = 100,
                   dream_every: int | None = None, d_model: int = 64, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
     "Phase C on a lifelong text stream: character-level `corpora` in order, each read once as a stream with the memory carried; adaptation, drift (target < 5 %) and the memory's gain per continual-learning method; one table, one figure."
     from memlab.data import char_corpora
@@ -1202,7 +1202,8 @@ def bench_phase_c(systems=('braincore',), methods=('naive', 'dream', 'sham', 're
                                   dream=dict(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16, every=dream_every))
                 P, ctl = np.array(R.attrs['perplexity']), list(R.control.values)
                 on, off = ctl.index('on'), ctl.index('reset')
-                rows.append(dict(system=system, method=method, seed=seed, drift_ppl_on=R.attrs['drift_ppl_on'], drift_ppl_reset=R.attrs['drift_ppl_reset'],
+                rows.append(dict(system=system, method=f'{method} (every {dream_every})' if dream_every and method in ('dream', 'sham') else method,
+                                 seed=seed, drift_ppl_on=R.attrs['drift_ppl_on'], drift_ppl_reset=R.attrs['drift_ppl_reset'],
                                  first_ppl=P[on, 0, 0], first_ppl_end=P[on, -1, 0], zero_shot_ppl=P[on, -2, -1], adapted_ppl=P[on, -1, -1],
                                  gain_first=P[off, -1, 0] - P[on, -1, 0], gain_last=P[off, -1, -1] - P[on, -1, -1], drift_acc_on=R.attrs['drift_on'],
                                  extra_steps=R.attrs['extra_steps'], seconds=time.perf_counter() - t0, curves=R.attrs['curves'], perplexity=R.attrs['perplexity']))

@@ -352,7 +352,7 @@ def sampled(d: Examples | Corpus, n: int, g: torch.Generator, chunk: int = 64) -
     at = torch.randperm(len(d.train) // chunk, generator=g)[:n] * chunk
     return dataclasses.replace(d, train=torch.cat([d.train[a:a + chunk] for a in at.tolist()]))
 
-# %% ../nbs/55_harness.ipynb #02fe2d88
+# %% ../nbs/55_harness.ipynb #e75a28a5
 def _continual_summary(R: np.ndarray) -> dict:
     "ACC, BWT, forgetting, adaptation and drift of one accuracy matrix R[after, on]."
     n, last = len(R), R[-1]
@@ -369,14 +369,14 @@ def _scored(m: SequenceModel, t: Examples | Corpus, controls, seq_len: int) -> d
 def run_continual(system, domains: list[Examples | Corpus], fit: dict, test: list[Examples | Corpus], seed: int = 0, model: dict | None = None,
                   progress: bool = False, method: str = 'naive', controls=('on', 'reset'), ewc: float = 100.0,
                   memory: int = 256, dream: dict | None = None, also: dict | None = None):
-    "Train `system` on `domains` in order by `method` (naive, ewc, replay, dream, sham); R[control, after, on] as a DataArray with ACC, BWT, forgetting, adaptation and drift per control (and the accuracy on each of `also`'s examples after the last domain). A domain may be a corpus: read as a carried stream, scored on its validation split (perplexities and training-loss curves in the attributes too)."
+    "Train `system` on `domains` in order by `method` (naive, ewc, replay, dream, sham); R[control, after, on] as a DataArray with ACC, BWT, forgetting, adaptation and drift per control (and the accuracy on each of `also`'s examples after the last domain). A domain may be a corpus: read as a carried stream, scored on its validation split (perplexities, and validation perplexity while each domain trained, in the attributes too)."
     import xarray as xr
     if method not in CONTINUAL: raise bad_choice('continual-learning method', method, CONTINUAL)
     if len(domains) != len(test): raise ConfigError(f"run_continual: {len(domains)} training domains but {len(test)} test sets")
     check_controls(controls, CONTROLS[:3])
     m = build(system, max(len(d.vocab) if isinstance(d, Corpus) else d.vocab_size for d in domains), seed, **(model or {}))
     R, P = np.zeros((len(controls), len(domains), len(domains))), np.full((len(controls), len(domains), len(domains)), math.nan)
-    seq_len, curves = fit.get('seq_len', TrainConfig.seq_len), {}
+    seq_len, curves = TrainConfig.of(m, **{'minutes': None, **fit}).seq_len, {}      # the system's recipe unless `fit` says
     anchors, kept, cycle, extra = [], None, None, dict(steps=0, tokens=0)
     if method in ('dream', 'sham'):
         cycle = DreamCycle(**{'capacity': memory, 'check_rows': min(32, memory // 4), 'seed': seed, **(dream or {}),
