@@ -1150,7 +1150,7 @@ def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000,
                       f"{markdown_table(table)}\n\n## every run\n\n{markdown_table(rows)}\n")
     return out
 
-# %% ../nbs/60_bench.ipynb #a4d2a60d
+# %% ../nbs/60_bench.ipynb #fc8f567a
 PHASE_C = ('wikitext2', 'tinyshakespeare')
 
 def _phase_c_figure(rows: list[dict]):
@@ -1174,13 +1174,13 @@ def _phase_c_figure(rows: list[dict]):
     return fig.update_layout(barmode='group', height=480, title='Phase C: adaptation and drift on a lifelong text stream')
 
 @register('suite', 'phase-c')
-def bench_phase_c(systems=('braincore',), methods=('naive', 'dream', 'sham', 'replay'), seeds=(0, 1), corpora=PHASE_C, max_steps: int | None = None,
+def bench_phase_c(systems=('braincore',), methods=None, seeds=(0, 1), corpora=PHASE_C, max_steps: int | None = None,
                   batch_size: int = 16, seq_len: int = 128, valid_tokens: int = 32_768, memory: int = 1024, dream_steps: int = 100,
                   dream_every: int | None = None, d_model: int = 64, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
     "Phase C on a lifelong text stream: character-level `corpora` in order, each read once as a stream with the memory carried; adaptation, drift (target < 5 %) and the memory's gain per continual-learning method; one table, one figure."
     from memlab.data import char_corpora
     from memlab.harness import CONTINUAL, run_continual
-    methods, systems, corpora = _names(methods), _names(systems), _names(corpora)
+    methods, systems, corpora = _names(methods or CONTINUAL), _names(systems), _names(corpora)
     for m in methods:
         if m not in CONTINUAL: raise bad_choice('continual-learning method', m, CONTINUAL)
     if len(corpora) < 2: raise ConfigError(f"bench phase-c: corpora={list(corpora)} — a stream needs at least 2 domains")
@@ -1204,8 +1204,9 @@ def bench_phase_c(systems=('braincore',), methods=('naive', 'dream', 'sham', 're
                 on, off = ctl.index('on'), ctl.index('reset')
                 rows.append(dict(system=system, method=f'{method} (every {dream_every})' if dream_every and method in ('dream', 'sham') else method,
                                  seed=seed, drift_ppl_on=R.attrs['drift_ppl_on'], drift_ppl_reset=R.attrs['drift_ppl_reset'],
-                                 first_ppl=P[on, 0, 0], first_ppl_end=P[on, -1, 0], zero_shot_ppl=P[on, -2, -1], adapted_ppl=P[on, -1, -1],
-                                 gain_first=P[off, -1, 0] - P[on, -1, 0], gain_last=P[off, -1, -1] - P[on, -1, -1], drift_acc_on=R.attrs['drift_on'],
+                                 first_ppl=float(P[on, 0, 0]), first_ppl_end=float(P[on, -1, 0]), zero_shot_ppl=float(P[on, -2, -1]),
+                                 adapted_ppl=float(P[on, -1, -1]), gain_first=float(P[off, -1, 0] - P[on, -1, 0]),
+                                 gain_last=float(P[off, -1, -1] - P[on, -1, -1]), drift_acc_on=R.attrs['drift_on'],
                                  extra_steps=R.attrs['extra_steps'], seconds=time.perf_counter() - t0, curves=R.attrs['curves'], perplexity=R.attrs['perplexity']))
                 print({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items() if k not in ('curves', 'perplexity')}, flush=True)
                 atomic_write_text(out/'results.json', json.dumps(dict(rows=rows, corpora=list(corpora), fit=fit, command=cmd), indent=1, default=float))
