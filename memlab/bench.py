@@ -22,7 +22,7 @@ __all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MOD
            'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK', 'PHASE_C', 'bench_search', 'rss_bytes', 'bench_traces',
            'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy',
            'bench_lm', 'step_profile', 'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford',
-           'bench_titans', 'bench_livemem', 'bench_cortex', 'world_stream', 'bench_dream', 'seed_table',
+           'bench_titans', 'bench_livemem', 'bench_cortex', 'world_stream', 'seed_table', 'bench_dream',
            'bench_dream_live', 'bench_phase_c']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
@@ -995,7 +995,7 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
                           + markdown_table(rows))
     return out
 
-# %% ../nbs/60_bench.ipynb #0e5a3963
+# %% ../nbs/60_bench.ipynb #c19868b2
 WORLD_TASK = dict(n_facts=4, n_slots=8, n_values=8, segment=16, n_segments=2, n_filler=16)   # the recall episodes of `bench dream`
 
 def world_stream(n_domains: int = 3, n: int = 1000, seed: int = 0, **task) -> tuple[list, list]:
@@ -1025,16 +1025,28 @@ def _dream_figure(rows: list[dict]):
     fig.update_layout(barmode='group', height=520, title='dreams against their rivals: average accuracy and backward transfer')
     return fig
 
+def seed_table(rows: list[dict], by: tuple, keys: tuple) -> list[dict]:
+    "Mean ± spread over seeds of `keys` (a single seed's value as it is), one row per distinct combination of the `by` columns (in order of appearance)."
+    cell = lambda v: f"{np.mean(v):.3f} ± {np.std(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+    out = []
+    for group in dict.fromkeys(tuple(r[b] for b in by) for r in rows):
+        rs = [r for r in rows if tuple(r[b] for b in by) == group]
+        out.append(dict(zip(by, group), seeds=len(rs), **{k: cell([r[k] for r in rs]) for k in keys}))
+    return out
+
+def _width(system: str, d_model: int) -> dict:
+    "The model option `d_model` for a system that has one (the benches' small models)."
+    return {'d_model': d_model} if 'd_model' in lookup('system', system).options() else {}
+
 def _dream_summary(rows: list[dict]) -> list[dict]:
     "Mean ± spread over seeds per system and method, and consolidation: memory-reset ACC minus the naive run's."
     out, keys = [], ('ACC_on', 'BWT_on', 'ACC_reset', 'BWT_reset', 'adaptation_reset', 'recall_on', 'drift_on')
     for system in dict.fromkeys(r['system'] for r in rows):
-        naive = [r['ACC_reset'] for r in rows if r['system'] == system and r['method'] == 'naive']
-        for method in dict.fromkeys(r['method'] for r in rows if r['system'] == system):
-            rs = [r for r in rows if r['system'] == system and r['method'] == method]
-            cell = lambda v: f"{np.mean(v):.3f} ± {np.std(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
-            out.append(dict(system=system, method=method, seeds=len(rs), **{k: cell([r[k] for r in rs]) for k in keys},
-                            consolidation=f"{np.mean([r['ACC_reset'] for r in rs]) - np.mean(naive):+.3f}" if naive else 'n/a',
+        mine = [r for r in rows if r['system'] == system]
+        naive = [r['ACC_reset'] for r in mine if r['method'] == 'naive']
+        for t in seed_table(mine, ('system', 'method'), keys):
+            rs = [r for r in mine if r['method'] == t['method']]
+            out.append(dict(t, consolidation=f"{np.mean([r['ACC_reset'] for r in rs]) - np.mean(naive):+.3f}" if naive else 'n/a',
                             extra_steps=rs[0]['extra_steps']))
     return out
 
@@ -1076,8 +1088,7 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
         train, test = world_stream(domains, examples, seed)
         rand = recall_episodes(examples, **WORLD_TASK, seed=seed + 78)[:200]     # episodes of random facts only
         for system in systems:
-            opts = lookup('system', system).options()
-            model = {'d_model': d_model} if 'd_model' in opts else {}
+            model = _width(system, d_model)
             for method in methods:
                 t0 = time.perf_counter()
                 R = run_continual(system, train, fit, test, seed=seed, model=model, method=method, memory=memory, progress=progress,
@@ -1092,16 +1103,8 @@ def bench_dream(systems=('braincore',), methods=None, seeds=(0, 1), domains: int
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #80625d5a
+# %% ../nbs/60_bench.ipynb #64557304
 LIVE_TASK = dict(n_facts=4, n_slots=4, n_values=16, segment=16, n_segments=2, n_filler=16)   # every episode states every slot
-
-def seed_table(rows: list[dict], by: tuple, keys: tuple) -> list[dict]:
-    "Mean ± spread over seeds of `keys`, one row per distinct combination of the `by` columns (in order of appearance)."
-    out = []
-    for group in dict.fromkeys(tuple(r[b] for b in by) for r in rows):
-        rs = [r for r in rows if tuple(r[b] for b in by) == group]
-        out.append(dict(zip(by, group), seeds=len(rs), **{k: f"{np.mean([r[k] for r in rs]):.3f} ± {np.std([r[k] for r in rs]):.3f}" for k in keys}))
-    return out
 
 @register('suite', 'dream-live')
 def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000, max_steps: int | None = None, dream_steps: int = 100,
@@ -1123,8 +1126,7 @@ def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000,
         facts = world.inputs[:64, :S]
         ask = dataclasses.replace(world, inputs=world.inputs[:, S:], labels=world.labels[:, S:], distance=world.distance[:, S:], segment=seg)
         for system in systems:
-            opts = lookup('system', system).options()
-            m = build(system, learn.vocab_size, seed, **({'d_model': d_model} if 'd_model' in opts else {}))
+            m = build(system, learn.vocab_size, seed, **_width(system, d_model))
             Trainer(m, learn, TrainConfig.of(m, max_steps=_steps(max_steps, 300), batch_size=32, minutes=None, seed=seed), progress=progress).fit()
             m.eval()
             with torch.no_grad(): live = m(facts, m.init_state(len(facts))).state.detach()      # read, not learned
@@ -1150,7 +1152,7 @@ def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000,
                       f"{markdown_table(table)}\n\n## every run\n\n{markdown_table(rows)}\n")
     return out
 
-# %% ../nbs/60_bench.ipynb #fc8f567a
+# %% ../nbs/60_bench.ipynb #56eb14eb
 PHASE_C = ('wikitext2', 'tinyshakespeare')
 
 def _phase_c_figure(rows: list[dict]):
@@ -1194,10 +1196,9 @@ def bench_phase_c(systems=('braincore',), methods=None, seeds=(0, 1), corpora=PH
     rows = []
     for seed in seeds:
         for system in systems:
-            opts = lookup('system', system).options()
             for method in methods:
                 t0 = time.perf_counter()
-                R = run_continual(system, doms, fit, doms, seed=seed, model={'d_model': d_model} if 'd_model' in opts else {}, method=method,
+                R = run_continual(system, doms, fit, doms, seed=seed, model=_width(system, d_model), method=method,
                                   memory=memory, progress=progress,
                                   dream=dict(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16, every=dream_every))
                 P, ctl = np.array(R.attrs['perplexity']), list(R.control.values)

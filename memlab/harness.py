@@ -352,7 +352,7 @@ def sampled(d: Examples | Corpus, n: int, g: torch.Generator, chunk: int = 64) -
     at = torch.randperm(len(d.train) // chunk, generator=g)[:n] * chunk
     return dataclasses.replace(d, train=torch.cat([d.train[a:a + chunk] for a in at.tolist()]))
 
-# %% ../nbs/55_harness.ipynb #e75a28a5
+# %% ../nbs/55_harness.ipynb #3bef3adb
 def _continual_summary(R: np.ndarray) -> dict:
     "ACC, BWT, forgetting, adaptation and drift of one accuracy matrix R[after, on]."
     n, last = len(R), R[-1]
@@ -361,10 +361,10 @@ def _continual_summary(R: np.ndarray) -> dict:
                 forgetting=float(np.mean([R[:-1, j].max() - last[j] for j in earlier])) if n > 1 else 0.0,
                 adaptation=float(np.mean(np.diag(R))), drift=float((R[0, 0] - last[0]) / max(R[0, 0], 1e-9)))
 
-def _scored(m: SequenceModel, t: Examples | Corpus, controls, seq_len: int) -> dict:
-    "(accuracy, perplexity) of `m` on test set `t` under each control: task examples (no perplexity), or a corpus's validation stream."
+def _scored(m: SequenceModel, t: Examples | Corpus, controls, cfg: TrainConfig) -> dict:
+    "(accuracy, perplexity) of `m` on test set `t` under each control: task examples (no perplexity), or a corpus's validation stream read as `cfg` evaluates."
     if isinstance(t, Examples): return {c: (r['accuracy'], math.nan) for c, r in score_examples(m, t, tuple(controls)).items()}
-    return {c: (r['accuracy'], r['ppl']) for c, r in score_stream(m, t.valid, 10, seq_len, tuple(controls)).items()}
+    return {c: (r['accuracy'], r['ppl']) for c, r in score_stream(m, t.valid, cfg.eval_batch_size, cfg.seq_len, tuple(controls)).items()}
 
 def run_continual(system, domains: list[Examples | Corpus], fit: dict, test: list[Examples | Corpus], seed: int = 0, model: dict | None = None,
                   progress: bool = False, method: str = 'naive', controls=('on', 'reset'), ewc: float = 100.0,
@@ -376,7 +376,7 @@ def run_continual(system, domains: list[Examples | Corpus], fit: dict, test: lis
     check_controls(controls, CONTROLS[:3])
     m = build(system, max(len(d.vocab) if isinstance(d, Corpus) else d.vocab_size for d in domains), seed, **(model or {}))
     R, P = np.zeros((len(controls), len(domains), len(domains))), np.full((len(controls), len(domains), len(domains)), math.nan)
-    seq_len, curves = TrainConfig.of(m, **{'minutes': None, **fit}).seq_len, {}      # the system's recipe unless `fit` says
+    cfg, curves = TrainConfig.of(m, **{'minutes': None, **fit}), {}      # the system's recipe unless `fit` says
     anchors, kept, cycle, extra = [], None, None, dict(steps=0, tokens=0)
     if method in ('dream', 'sham'):
         cycle = DreamCycle(**{'capacity': memory, 'check_rows': min(32, memory // 4), 'seed': seed, **(dream or {}),
@@ -385,7 +385,7 @@ def run_continual(system, domains: list[Examples | Corpus], fit: dict, test: lis
     for i, d in enumerate(domains):
         data = joined(d, kept) if method == 'replay' and kept is not None else d
         penalty = ewc_penalty(anchors, ewc) if method == 'ewc' and anchors else None
-        tr = Trainer(m, data, TrainConfig.of(m, **{'minutes': None, **fit, 'seed': seed + i}), progress=progress,
+        tr = Trainer(m, data, dataclasses.replace(cfg, seed=seed + i), progress=progress,
                      hooks=[cycle] if cycle is not None else None, penalty=penalty)
         tr.fit()
         if isinstance(d, Corpus): curves[d.name] = [(r['step'], r['val_ppl']) for r in tr.history if 'val_ppl' in r]   # adaptation, held out
@@ -393,10 +393,10 @@ def run_continual(system, domains: list[Examples | Corpus], fit: dict, test: lis
             anchors.append((fisher_diagonal(m, d, seed=seed + i), {n: p.detach().clone() for n, p in m.named_parameters()}))
             extra['steps'] += 8 if m.trainable else 0
         if method == 'replay':   # a reservoir of `memory` examples (pieces of a stream) over all domains so far
-            pick = sampled(d, memory, g, seq_len)
-            kept = pick if kept is None else sampled(joined(kept, pick), memory, g, seq_len)
+            pick = sampled(d, memory, g, cfg.seq_len)
+            kept = pick if kept is None else sampled(joined(kept, pick), memory, g, cfg.seq_len)
         if cycle is not None: cycle.dream(m, memory=None if tr.source.fresh else tr.state)   # a stream's carried memory: where replays start
-        scores = [_scored(m, t, controls, seq_len) for t in test]          # every control in one pass over each test set
+        scores = [_scored(m, t, controls, cfg) for t in test]          # every control in one pass over each test set
         R[:, i], P[:, i] = ([[s[ctl][k] for s in scores] for ctl in controls] for k in (0, 1))
     for r in (cycle.history if cycle is not None else []):     # every dream: after each domain, and the hook's during training (`every`)
         extra['steps'] += 1 if r['kind'] == 'own' else cycle.steps + cycle.rem_steps    # a gradient-free system's own cycle: one step
