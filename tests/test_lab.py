@@ -13,6 +13,7 @@ from conftest import ROOT
 NB = ROOT/'nbs'/'tutorials'/'01_watch_memory.ipynb'
 SECONDS = 30                    # each of the tutorial's two runs trains this long: time to watch each dashboard follow it
 SERVED = 90                     # ... but the served one longer: it must still be training after its port opens and a page loads
+SHOT_MS = 120_000               # a screenshot of a page that is still drawing a live run, while the other test worker loads the machine
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
          '--disable-sync']
@@ -137,7 +138,7 @@ def _run_all_and_watch(browser, page, url: str, token: str, dash_port: int, offl
     there.wait_for(timeout=60_000)
     seen = there.inner_text()
     _poll(f'the served step count advancing past {seen!r}', lambda: _steps(there.inner_text()) > _steps(seen), 60, other)
-    other.screenshot(path=str(ARTIFACTS/'lab-served.png'))
+    other.screenshot(path=str(ARTIFACTS/'lab-served.png'), timeout=SHOT_MS)
     other.context.close()
 
     # every cell ran: the last one (srv.stop()) has its execution count, which Run All reaches only without an error
@@ -147,7 +148,7 @@ def _run_all_and_watch(browser, page, url: str, token: str, dash_port: int, offl
     final = _poll('the inline dashboard to show the finished run', lambda: 'training finished' in (t := status.inner_text()) and t,
                   60 + SERVED, page)   # (the served run's blocking cell may still hold the kernel)
     cell.evaluate('el => el.scrollIntoView()')
-    page.screenshot(path=str(ARTIFACTS/'lab-dashboard.png'))
+    page.screenshot(path=str(ARTIFACTS/'lab-dashboard.png'), timeout=SHOT_MS)
     cell.locator('.bk-tab', has_text='memory').first.click()
     step = re.search(r'showing step (\d+)', final).group(1)
     cell.get_by_text(f'hologram spectra — step {step}').first.wait_for(timeout=60_000)
