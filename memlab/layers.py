@@ -16,10 +16,10 @@ from .core import emit, listening
 from .state import State
 
 # %% auto #0
-__all__ = ['GOLDEN_ANGLE', 'affine_scan', 'scan_loop', 'causal_change', 'torus_phases', 'toroidal_attention',
-           'toroidal_attention_quadratic', 'ToroidalAttention', 'rope', 'attention_mask', 'Attention', 'Trigger',
-           'WriteGate', 'Surprise', 'NeuralMemory', 'GroupLinear', 'PMNeuromodulator', 'EMNeuromodulator',
-           'FastWeights']
+__all__ = ['GOLDEN_ANGLE', 'SURPRISE_CACHE_FLOATS', 'affine_scan', 'scan_loop', 'causal_change', 'torus_phases',
+           'toroidal_attention', 'toroidal_attention_quadratic', 'ToroidalAttention', 'rope', 'attention_mask',
+           'Attention', 'Trigger', 'WriteGate', 'Surprise', 'NeuralMemory', 'GroupLinear', 'PMNeuromodulator',
+           'EMNeuromodulator', 'FastWeights']
 
 # %% ../nbs/05_layers.ipynb #1d2ba627
 def _scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
@@ -275,7 +275,9 @@ class WriteGate(nn.Module):
         hard = torch.bernoulli(p.detach()) if self.training else (p > 0.5).to(p.dtype)
         return hard + (p - p.detach()), p
 
-# %% ../nbs/05_layers.ipynb #2c41162d
+# %% ../nbs/05_layers.ipynb #a0a107b3
+SURPRISE_CACHE_FLOATS = 2 ** 21          # exponentials per CPU block (8 MB)
+
 class Surprise(nn.Module):
     "Per-token surprise [B, T]: running z-scores of NLL, gradient norm and (negative) confidence, averaged."
     def __init__(self, ema: float = 0.01):
@@ -285,16 +287,30 @@ class Surprise(nn.Module):
     def init_state(self, batch_size: int, device=None) -> State:
         return State(mean=torch.zeros(batch_size, 3, device=device), var=torch.ones(batch_size, 3, device=device))
 
+    @staticmethod
+    @torch.no_grad()
+    def signals(logits: Tensor, nxt: Tensor) -> Tensor:
+        "−log p, ‖p − one-hot‖ and −max p [B, n, 3] of the tokens `nxt` [B, n] under `logits` [B, n, V]."
+        V = logits.shape[-1]
+        x = logits.reshape(-1, V)
+        m = x.amax(-1, keepdim=True).float()
+        ly = (x.gather(-1, nxt.reshape(-1, 1)).float() - m).squeeze(-1)            # the token's logit less the top one
+        rows = max(1, SURPRISE_CACHE_FLOATS // V) if x.device.type == 'cpu' else len(x)
+        e = torch.empty(min(rows, len(x)), V, device=x.device)
+        s1, s2 = torch.empty(2, len(x), device=x.device)
+        for i in range(0, len(x), rows):
+            c = e[:len(x) - i]
+            torch.sub(x[i:i + rows], m[i:i + rows], out=c).exp_()
+            s1[i:i + rows], s2[i:i + rows] = c.sum(-1), torch.linalg.vector_norm(c, dim=-1)
+        p = ly.exp() / s1
+        grad = ((s2 / s1).square() - 2 * p + 1).clamp_min(0).sqrt()                # ‖p − onehot‖² = Σp² − 2p_y + 1
+        return torch.stack([s1.log() - ly, grad, -1 / s1], -1).view(*nxt.shape, 3)
+
     @torch.no_grad()
     def forward(self, logits: Tensor, tokens: Tensor, state: State, prev_logits: Tensor | None = None) -> tuple[Tensor, State]:
         "Surprise [B, T] of each token given the previous position's logits (`prev_logits` [B, V] for position 0, else 0 there)."
-        def signals(p, nxt):                                                     # [B, n, V], [B, n] -> [B, n, 3]
-            p_next = p.gather(-1, nxt[..., None]).squeeze(-1)
-            grad = (p.norm(dim=-1).pow(2) - 2 * p_next + 1).clamp_min(0).sqrt()  # ‖p − onehot‖ without a one-hot
-            return torch.stack([-p_next.clamp_min(1e-30).log(), grad, -p.amax(-1)], -1)
-        p = logits.float().softmax(-1)      # the only vocabulary-sized temporary; slicing after it, not before, copies nothing
-        sig = signals(p[:, :-1], tokens[:, 1:])
-        if prev_logits is not None: sig = torch.cat([signals(prev_logits[:, None].float().softmax(-1), tokens[:, :1]), sig], 1)
+        sig = self.signals(logits, tokens.roll(-1, 1))[:, :-1]     # all rows (no copy of the logits); the last predicts no token here
+        if prev_logits is not None: sig = torch.cat([self.signals(prev_logits[:, None], tokens[:, :1]), sig], 1)
         if sig.shape[1] == 0: return torch.zeros(tokens.shape, device=tokens.device), state
         mean = affine_scan(1 - self.ema, self.ema * sig, state['mean'])           # running statistics per token
         var = affine_scan(1 - self.ema, self.ema * (sig - mean).pow(2), state['var'])
