@@ -1152,7 +1152,7 @@ def bench_dream_live(systems=('braincore',), seeds=(0, 1), examples: int = 2000,
                       f"{markdown_table(table)}\n\n## every run\n\n{markdown_table(rows)}\n")
     return out
 
-# %% ../nbs/60_bench.ipynb #56eb14eb
+# %% ../nbs/60_bench.ipynb #3e1fa1e8
 PHASE_C = ('wikitext2', 'tinyshakespeare')
 
 def _phase_c_figure(rows: list[dict]):
@@ -1178,8 +1178,9 @@ def _phase_c_figure(rows: list[dict]):
 @register('suite', 'phase-c')
 def bench_phase_c(systems=('braincore',), methods=None, seeds=(0, 1), corpora=PHASE_C, max_steps: int | None = None,
                   batch_size: int = 16, seq_len: int = 128, valid_tokens: int = 32_768, memory: int = 1024, dream_steps: int = 100,
-                  dream_every: int | None = None, d_model: int = 64, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
-    "Phase C on a lifelong text stream: character-level `corpora` in order, each read once as a stream with the memory carried; adaptation, drift (target < 5 %) and the memory's gain per continual-learning method; one table, one figure."
+                  dream_every: int | None = None, d_model: int = 64, model_kw: dict | None = None, progress: bool = True,
+                  out_dir: Path | None = None, **_) -> Path:
+    "Phase C on a lifelong text stream: character-level `corpora` in order, each read once as a stream with the memory carried; adaptation, drift (target < 5 %) and the memory's gain per continual-learning method; one table, one figure. `model_kw`: more constructor options (e.g. `{'scan': 'convex'}`)."
     from memlab.data import char_corpora
     from memlab.harness import CONTINUAL, run_continual
     methods, systems, corpora = _names(methods or CONTINUAL), _names(systems), _names(corpora)
@@ -1192,13 +1193,14 @@ def bench_phase_c(systems=('braincore',), methods=None, seeds=(0, 1), corpora=PH
     out = _out_dir('phase-c', out_dir); out.mkdir(parents=True, exist_ok=True)
     keys = ('drift_ppl_on', 'drift_ppl_reset', 'first_ppl', 'first_ppl_end', 'zero_shot_ppl', 'adapted_ppl', 'gain_first', 'gain_last', 'extra_steps')
     cmd = (f"memlab bench phase-c --systems {','.join(systems)} --max-steps {steps} --set methods={','.join(methods)} "
-           f"--set corpora={','.join(corpora)} --set dream_steps={dream_steps} --set dream_every={dream_every} --set memory={memory}")
+           f"--set corpora={','.join(corpora)} --set dream_steps={dream_steps} --set dream_every={dream_every} --set memory={memory}"
+           + (f' --set "model_kw={model_kw}"' if model_kw else ''))
     rows = []
     for seed in seeds:
         for system in systems:
             for method in methods:
                 t0 = time.perf_counter()
-                R = run_continual(system, doms, fit, doms, seed=seed, model=_width(system, d_model), method=method,
+                R = run_continual(system, doms, fit, doms, seed=seed, model={**_width(system, d_model), **(model_kw or {})}, method=method,
                                   memory=memory, progress=progress,
                                   dream=dict(steps=dream_steps, rem_steps=2 * dream_steps // 5, batch_size=16, every=dream_every))
                 P, ctl = np.array(R.attrs['perplexity']), list(R.control.values)

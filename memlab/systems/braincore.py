@@ -20,10 +20,10 @@ from ..stores import EpisodicStore
 from .interface import Output, SequenceModel, TiedEmbedding
 
 # %% auto #0
-__all__ = ['PHASES', 'BrainCore']
+__all__ = ['PHASES', 'SCANS', 'BrainCore']
 
-# %% ../../nbs/12_braincore.ipynb #ee67eeed
-PHASES = ('A', 'B', 'C')
+# %% ../../nbs/12_braincore.ipynb #c0ac6e58
+PHASES, SCANS = ('A', 'B', 'C'), ('affine', 'convex')
 
 @register('system', 'braincore')
 class BrainCore(SequenceModel):
@@ -36,13 +36,14 @@ class BrainCore(SequenceModel):
 
     def __init__(self, vocab_size: int, d_model: int = 200, n_blocks: int = 2, n_layers: int = 2, span: int = 64,
                  window: int = 256, n_heads: int = 4, pm: bool = True, pm_slots: int = 8, em: bool = True,
-                 em_slots: int = 256, em_topk: int = 4, em_candidates: int = 8, phase: str = 'C', eos_id: int | None = 0):
+                 em_slots: int = 256, em_topk: int = 4, em_candidates: int = 8, phase: str = 'C', eos_id: int | None = 0, scan: str = 'affine'):
         super().__init__()
         if phase not in PHASES: raise bad_choice('braincore phase', phase, PHASES)
+        if scan not in SCANS: raise bad_choice('braincore scan', scan, SCANS)
         for k, v in dict(n_blocks=n_blocks, n_heads=n_heads).items():
             if d_model % v: raise ConfigError(f"braincore: d_model={d_model} must be divisible by {k}={v}")
         if em_candidates > span: raise ConfigError(f"braincore: em_candidates={em_candidates} must be <= span={span}")
-        self.B, self.L, self.span, self.phase, self.eos_id = n_blocks, n_layers, span, phase, eos_id
+        self.B, self.L, self.span, self.phase, self.eos_id, self.convex = n_blocks, n_layers, span, phase, eos_id, scan == 'convex'
         self.d, self.db = d_model, d_model // n_blocks
         B, L, db = n_blocks, n_layers, self.db
         self.embed = TiedEmbedding(vocab_size, d_model)
@@ -130,7 +131,7 @@ def forward(self: BrainCore, tokens: Tensor, state: State | None = None) -> Outp
     if torch.is_grad_enabled(): logits = _SpanHead.apply(torch.cat(ys, 1), self.embed.weight, self.embed.bias, logits)
     return Output(logits, State(**st))
 
-# %% ../../nbs/12_braincore.ipynb #b9cfe7a8
+# %% ../../nbs/12_braincore.ipynb #8e5b46bb
 @patch
 def _piece(self: BrainCore, x, z, wm, tokens, reset, st, commit: bool):
     "Logits [N, n, V] (no autograd), outputs y [N, n, d] and surprise [N, n] of n tokens inside one span; updates `st` in place."
@@ -148,7 +149,9 @@ def _piece(self: BrainCore, x, z, wm, tokens, reset, st, commit: bool):
         pm_read = keep(self.pm.read(self._layer_pm(st, l), h_in)) if self.pm is not None else zeros
         u = F.layer_norm(h_in, (db,)) * self.norm_w[l] + self.norm_b[l]
         a, c = self.gates[l](torch.cat([u, pm_read, wb, em_read, s_in], -1)).chunk(2, -1)
-        h = affine_scan(torch.sigmoid(a), torch.tanh(c), st[f'h.{l}'], reset)       # all blocks in one scan
+        a, b = torch.sigmoid(a), torch.tanh(c)
+        if self.convex: b = (1 - a) * b                                              # h a convex mix: |h| ≤ 1
+        h = affine_scan(a, b, st[f'h.{l}'], reset)                                   # all blocks in one scan
         st[f'h.{l}'] = h[:, -1]
         inputs.append(h_in); h_in = h_in + h
     y = self.norm(x + wm + self.proj(h_in.reshape(N, n, self.d)))
