@@ -268,7 +268,7 @@ def _bench_ddp_cli(systems=('transformer',), max_steps: int | None = None, batch
     return bench_ddp(system=systems[0], **{k: v for k, v in dict(steps=max_steps, batch_size=batch_size, seq_len=seq_len).items() if v is not None},
                      **{k: v for k, v in kw.items() if k in ('corpus', 'model_kw', 'out_dir')})
 
-# %% ../nbs/60_bench.ipynb #e21112b0
+# %% ../nbs/60_bench.ipynb #c9d0c503
 def _harness_suite(name: str, title: str, tasks, systems, seeds, out_dir, command: str, controls=None) -> Path:
     from memlab.harness import CONTROLS, run_harness, save_results
     out = _out_dir(name, out_dir)
@@ -352,7 +352,9 @@ def bench_lm(systems=('lstm', 'transformer'), corpus: str = 'wikitext2', minutes
     fit.update(train_kw)
     t = Task(corpus, corpus=corpus, model=model, fit=fit, recipe=recipe)
     cmd = (f"memlab bench lm --systems {','.join(systems)}" + (f' --recipe {recipe}' if recipe != 'short' else '')
-           + (f' --minutes {minutes:g}' if minutes else '') + (f' --max-steps {max_steps}' if max_steps else ''))
+           + (f' --minutes {minutes:g}' if minutes else '') + (f' --max-steps {max_steps}' if max_steps else '')
+           + (f' --batch-size {batch_size}' if batch_size else '') + (f' --seq-len {seq_len}' if seq_len else '')
+           + ''.join(f' --set {k}={v}' for k, v in {**train_kw, **model}.items()))       # the run can be repeated from its board
     budget = ' and '.join(b for b in (minutes and f'{minutes:g} min', max_steps and f'{max_steps} steps') if b) or 'its own budget'
     return _harness_suite('lm', f'{corpus}: {recipe} recipes, {budget}', [t], systems, seeds, out_dir, cmd, controls)
 
