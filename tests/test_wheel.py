@@ -13,8 +13,8 @@ def test_wheel_in_clean_venv(tmp_path):
     (wheel,) = (tmp_path/'dist').glob('memlab-*.whl')
     sh(sys.executable, '-m', 'venv', tmp_path/'venv')
     py = tmp_path/'venv'/'bin'/'python'
-    # torch first, as the Makefile does — but linked from this environment rather than unpacked again (a minute of the
-    # suite): a directory holding only torch's own packages, on the new venv's path; pip sees it installed and adds its deps
+    # torch first, as the Makefile does — but linked from this environment rather than unpacked again (half a minute of
+    # the suite): a directory holding only torch's own packages, on the new venv's path; pip sees it installed and adds its deps
     import torch
     site, linked = Path(torch.__file__).parents[1], tmp_path/'torch-only'
     linked.mkdir()
