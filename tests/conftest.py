@@ -15,11 +15,3 @@ if os.environ.get('PYTEST_XDIST_WORKER'):  # one torch thread per worker: worker
 from hypothesis import settings
 settings.register_profile('memlab', derandomize=True)
 settings.load_profile('memlab')
-
-# the longest tests (a few minutes each on 2 cores) start first, so that the two workers do not end with one of them
-# still running a long test while the other has nothing left to do
-LONG_FIRST = ('60_bench.ipynb', 'test_dashboard_updates_inline_in_jupyterlab', 'test_wheel_in_clean_venv', 'test_bench_smoke',
-              '13_cortex.ipynb', 'test_demo_shows_its_own_memory')
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda it: next((i for i, k in enumerate(LONG_FIRST) if k in it.nodeid), len(LONG_FIRST)))
