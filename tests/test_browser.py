@@ -43,7 +43,9 @@ def _wait_http(url, proc, timeout=150):   # a server starting while the other te
     while time.time() - t0 < timeout:
         if proc.poll() is not None: raise AssertionError(f'memlab dash exited: {proc.stdout.read()}')
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:
+            # each GET of the page makes the server build a whole dashboard session: a short client timeout on a loaded
+            # machine queues one build after another and the server never catches up, so wait for the one asked for
+            with urllib.request.urlopen(url, timeout=60) as r:
                 if r.status == 200: return
         except OSError: time.sleep(0.3)
     raise AssertionError(f'{url} did not answer in {timeout} s')
