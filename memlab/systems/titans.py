@@ -24,14 +24,14 @@ from .interface import Output, SequenceModel, TiedEmbedding
 # %% auto #0
 __all__ = ['MEMORIES', 'WRITE_POLICIES', 'TitansLite']
 
-# %% ../../nbs/15_titans.ipynb #89a460b1
+# %% ../../nbs/15_titans.ipynb #d85952b0
 MEMORIES = ('slots', 'neural', 'both', 'none')
 WRITE_POLICIES = ('fifo', 'priority')
 
 @register('system', 'titans')
 class TitansLite(SequenceModel):
     "A transformer over segments; each segment attends to [persistent tokens | long-term memory read-out | itself]."
-    recipe = dict(seq_len=256, lr=1e-3, warmup_steps=100, clip=1.0)
+    recipe = dict(batch_size=16, seq_len=128, lr=1e-3, warmup_steps=100, clip=1.0)   # 10 CPU minutes: ~225 steps of 2 segments (2026-11-29)
     source = 'seed 002 (shared/seeds/002_f3af6d7fea679963.txt), SYSTEMS.md §3; Titans (Behrouz, Zhong & Mirrokni 2025)'
     memoryless = dict(memory='none')
     limits = {**{k: (1, None) for k in ('d_model', 'n_layers', 'n_heads', 'mlp_ratio', 'segment', 'slots', 'nm_key',
