@@ -20,7 +20,7 @@ from .core import ConfigError, FileLock, MemlabError, atomic_path
 # %% auto #0
 __all__ = ['STATE_SCHEMA', 'State', 'state_checksum', 'StateFileError', 'sub', 'put']
 
-# %% ../nbs/03_state.ipynb #620651a2
+# %% ../nbs/03_state.ipynb #f3eca619
 class State:
     "Named tensors holding a model's memory between calls: batch-first, except those named in `shared`."
     def __init__(self, **tensors: Tensor): self.tensors, self.shared = dict(tensors), frozenset()
@@ -56,12 +56,18 @@ class State:
     def detach(self) -> State: return self.map(Tensor.detach)
     def to(self, device) -> State: return self.map(lambda v: v.to(device))
 
+    def splice(self, mask: Tensor, other: State) -> State:
+        "The rows where `mask` [B] is True taken from `other` (a state of the same parts), the rest kept; shared tensors are kept."
+        if set(other.tensors) != set(self.tensors):
+            raise ConfigError(f"cannot splice a state of {', '.join(other.tensors) or 'nothing'} into one of {', '.join(self.tensors) or 'nothing'}")
+        def _s(k, v):
+            if k in self.shared: return v
+            return torch.where(mask.to(v.device).view(-1, *[1]*(v.dim()-1)), other[k].to(v.device, v.dtype), v)
+        return State(**{k: _s(k, v) for k, v in self.items()}).share(*self.shared)
+
     def reset(self, mask: Tensor) -> State:
         "Zero the rows where `mask` [B] is True (e.g. where a new document starts); shared tensors are kept."
-        def _r(v):
-            m = mask.to(v.device).view(-1, *[1]*(v.dim()-1))
-            return torch.where(m, torch.zeros((), dtype=v.dtype, device=v.device), v)
-        return State(**{k: v if k in self.shared else _r(v) for k, v in self.items()}).share(*self.shared)
+        return self.splice(mask, self.map(torch.zeros_like))
 
     def rows(self, index: Tensor) -> State:
         "The memories of batch rows `index` [n] (repeats allowed) as a batch of n; shared tensors are kept."

@@ -37,7 +37,7 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'CHECKPOINT_SCHEMA', 'CHECKP
            'set_rng_state', 'Source', 'StreamSource', 'ExampleSource', 'as_source', 'TrainingDiverged',
            'TrainingInterrupted', 'Trainer', 'intact_checkpoint', 'TrainingRun', 'train']
 
-# %% ../nbs/30_train.ipynb #f4f38af2
+# %% ../nbs/30_train.ipynb #a3c92b79
 OPTIMIZERS = ('adamw', 'sgd')
 SCHEDULES = ('cosine', 'plateau', 'constant')
 PRECISIONS = ('auto', 'bf16', 'fp32')
@@ -72,6 +72,7 @@ class TrainConfig:
     grad_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
     dream_every: int | None = None  # steps between dream cycles (memlab.dream.DreamCycle; None: never)
     dream_steps: int = 50           # NREM distillation steps per dream (REM: two fifths of it)
+    fresh_memory: float = 0.0       # streams: the chance that a batch row starts its step from a fresh memory, not the carried one
 
     def __post_init__(self):
         if self.max_steps is None and self.minutes is None and self.max_epochs is None:
@@ -83,6 +84,7 @@ class TrainConfig:
         if self.dream_every is not None and self.dream_every < 1:
             raise ConfigError(f"TrainConfig.dream_every must be >= 1 or None, got {self.dream_every}")
         if self.dream_steps < 1: raise ConfigError(f"TrainConfig.dream_steps must be >= 1, got {self.dream_steps}")
+        if not 0 <= self.fresh_memory <= 1: raise ConfigError(f"TrainConfig.fresh_memory must lie in [0, 1], got {self.fresh_memory}")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
             raise ConfigError(f"TrainConfig.checkpoint_every must be >= 1 or None, got {self.checkpoint_every}")
         if self.max_bad_steps < 0: raise ConfigError(f"TrainConfig.max_bad_steps must be >= 0, got {self.max_bad_steps}")
@@ -387,7 +389,7 @@ def as_source(data):
     if isinstance(data, Source): return data
     raise ConfigError(f"the Trainer reads a Corpus, task Examples or a Source, not {type(data).__name__}")
 
-# %% ../nbs/30_train.ipynb #ec1d770d
+# %% ../nbs/30_train.ipynb #d089fb3a
 _COUNTERS = dict(step=int, epoch=int, batch=int, tokens=int, train_s=(int, float), elapsed_s=(int, float),
                  best=(int, float, type(None)), bad=int, skipped=int, anneals=int)   # the run's counters and the types a checkpoint may give them
 
@@ -475,6 +477,14 @@ class Trainer:
     def batches(self, start: int = 0):
         "This rank's `(x, y)` batches of the current epoch, from batch `start`."
         return self.source.batches(self.cfg, self.env, self.epoch, start)
+
+    def start_state(self, batch_size: int) -> State:
+        "The memory the next step starts from: fresh (examples), carried (streams), or carried with `cfg.fresh_memory` of the rows fresh."
+        fresh = self.model.init_state(batch_size, self.device)
+        if self.source.fresh: return fresh
+        if not self.cfg.fresh_memory: return self.state
+        g = torch.Generator().manual_seed(hash((self.cfg.seed, self.step, self.env.rank)) % 2**63)   # the same rows on a resumed run
+        return self.state.splice(torch.rand(batch_size, generator=g) < self.cfg.fresh_memory, fresh)
 
     def evaluate(self, split: str = 'valid', max_tokens: int | None = None, controls=('on',)) -> dict:
         "Perplexity on the corpus split `split` ('valid'/'test'), streaming with state carried; optionally the first `max_tokens`; other memory `controls` under `controls`."
@@ -588,7 +598,7 @@ def _restore_from(self: Trainer, folder: Path, files: dict, meta: dict) -> Path:
     self.saved_step = self.step
     return folder
 
-# %% ../nbs/30_train.ipynb #8414f53a
+# %% ../nbs/30_train.ipynb #8b733514
 @patch
 def _skip(self: Trainer, loss: float, gnorm: float):
     "Count and log a step with a non-finite loss or gradient; stop the run after too many."
@@ -695,8 +705,7 @@ def _fit_steps(self: Trainer, resume: Path | bool | None = None) -> dict:
             self.batch += 1
             ts = time.perf_counter()
             lr = cfg.lr_at(self.step, progress, self.anneals)
-            start = m.init_state(x.shape[0], self.device) if self.source.fresh else self.state
-            ce, total, state = self.loss(x.to(self.device), y.to(self.device), start)
+            ce, total, state = self.loss(x.to(self.device), y.to(self.device), self.start_state(x.shape[0]))
             self.last_batch = (x, y)
             gnorm = 0.0
             if self.opt is not None:
