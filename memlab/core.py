@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DEVICE_CHOICES', 'ENTRY_POINTS', 'REGISTRY', 'MemlabError', 'ConfigError', 'DataError', 'bad_choice', 'Settings',
-           'load_settings', 'pick_device', 'autocast_dtype', 'seed_everything', 'register', 'discover', 'names',
-           'lookup', 'atomic_path', 'atomic_write_text', 'LockedError', 'FileLock', 'listening', 'emit', 'quiet',
-           'listen']
+__all__ = ['DEVICE_CHOICES', 'ENTRY_POINTS', 'REGISTRY', 'RUN_FLAGS', 'MemlabError', 'ConfigError', 'DataError', 'bad_choice',
+           'Settings', 'load_settings', 'pick_device', 'autocast_dtype', 'seed_everything', 'register', 'discover',
+           'names', 'lookup', 'atomic_path', 'atomic_write_text', 'LockedError', 'FileLock', 'listening', 'emit',
+           'quiet', 'listen']
 
 # %% ../nbs/00_core.ipynb #5bbfacde
 class MemlabError(Exception):
@@ -139,9 +139,10 @@ def seed_everything(seed: int = 0) -> int:
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     return seed
 
-# %% ../nbs/00_core.ipynb #326dd376
+# %% ../nbs/00_core.ipynb #a19ed31e
 ENTRY_POINTS = {'system': 'memlab.systems', 'corpus': 'memlab.corpora', 'suite': 'memlab.suites'}   # kind -> entry point group
 REGISTRY: dict[str, dict[str, Callable]] = {k: {} for k in ENTRY_POINTS}
+RUN_FLAGS = ('minutes', 'max_steps', 'batch_size', 'seq_len', 'lr', 'seed', 'device', 'recipe')   # what `memlab` hands every command (a suite may ignore them)
 _DISCOVERED: set[str] = set()
 
 def register(kind: str, name: str):

@@ -22,13 +22,13 @@ from .interface import Output, SequenceModel, TiedEmbedding
 # %% auto #0
 __all__ = ['PHASES', 'SCANS', 'BrainCore']
 
-# %% ../../nbs/12_braincore.ipynb #c0ac6e58
+# %% ../../nbs/12_braincore.ipynb #dbb3bd48
 PHASES, SCANS = ('A', 'B', 'C'), ('affine', 'convex')
 
 @register('system', 'braincore')
 class BrainCore(SequenceModel):
     "Affine-scan recurrent core (blocks × layers) with working (WM), procedural (PM) and episodic (EM) memory."
-    recipe = dict(seq_len=128, lr=2e-3, warmup_steps=50, clip=1.0)   # TBPTT segments of 2 spans: commits get gradients
+    recipe = dict(seq_len=128, lr=2e-3, warmup_steps=50, clip=1.0, fresh_memory=0.5)   # segments of 2 spans: commits get gradients
     source = 'seed 004 (shared/seeds/004_127ac2481a202c23.txt), SYSTEMS.md §5'
     memoryless = dict(pm=False, em=False)
     limits = {k: (1, None) for k in ('d_model', 'n_blocks', 'n_layers', 'span', 'window', 'n_heads', 'pm_slots', 'em_slots',
