@@ -389,7 +389,7 @@ def as_source(data):
     if isinstance(data, Source): return data
     raise ConfigError(f"the Trainer reads a Corpus, task Examples or a Source, not {type(data).__name__}")
 
-# %% ../nbs/30_train.ipynb #d089fb3a
+# %% ../nbs/30_train.ipynb #fc06b9e0
 _COUNTERS = dict(step=int, epoch=int, batch=int, tokens=int, train_s=(int, float), elapsed_s=(int, float),
                  best=(int, float, type(None)), bad=int, skipped=int, anneals=int)   # the run's counters and the types a checkpoint may give them
 
@@ -480,11 +480,10 @@ class Trainer:
 
     def start_state(self, batch_size: int) -> State:
         "The memory the next step starts from: fresh (examples), carried (streams), or carried with `cfg.fresh_memory` of the rows fresh."
-        fresh = self.model.init_state(batch_size, self.device)
-        if self.source.fresh: return fresh
+        if self.source.fresh: return self.model.init_state(batch_size, self.device)
         if not self.cfg.fresh_memory: return self.state
         g = torch.Generator().manual_seed(hash((self.cfg.seed, self.step, self.env.rank)) % 2**63)   # the same rows on a resumed run
-        return self.state.splice(torch.rand(batch_size, generator=g) < self.cfg.fresh_memory, fresh)
+        return self.state.splice(torch.rand(batch_size, generator=g) < self.cfg.fresh_memory, self.model.init_state(batch_size, self.device))
 
     def evaluate(self, split: str = 'valid', max_tokens: int | None = None, controls=('on',)) -> dict:
         "Perplexity on the corpus split `split` ('valid'/'test'), streaming with state carried; optionally the first `max_tokens`; other memory `controls` under `controls`."
