@@ -319,7 +319,7 @@ class Surprise(nn.Module):
         if prev_logits is None: z = torch.cat([torch.zeros_like(z[:, :1]), z], 1)
         return z, State(mean=mean[:, -1], var=var[:, -1])
 
-# %% ../nbs/05_layers.ipynb #a487d5b2
+# %% ../nbs/05_layers.ipynb #6b7752a2
 def _gelu_grad(z: Tensor) -> Tensor:
     "d gelu(z) / dz (exact GELU)."
     return 0.5 * (1 + torch.erf(z / math.sqrt(2))) + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
@@ -335,12 +335,15 @@ class NeuralMemory(nn.Module):
         self.out = nn.Linear(d_key, d_model, bias=False)
         self.sizes = [d_key] + [hidden] * (depth - 1) + [d_key]
         self.chunk, self.lr, self.momentum, self.forget, self.max_step = chunk, lr, momentum, forget, max_step
+        g = torch.Generator().manual_seed(0)
+        for i, (a, b) in enumerate(zip(self.sizes, self.sizes[1:])):   # on the model's device: a fresh state copies nothing from the host
+            self.register_buffer(f'start_{i}', torch.randn(a, b, generator=g) / math.sqrt(a), persistent=False)
 
     def init_state(self, batch_size: int, device=None) -> State:
         "Weights w.i [B, in, out] (the same random start for every row) and momenta s.i, one per layer."
-        g, st = torch.Generator().manual_seed(0), {}
+        st = {}
         for i, (a, b) in enumerate(zip(self.sizes, self.sizes[1:])):
-            w = (torch.randn(a, b, generator=g) / math.sqrt(a)).to(device)
+            w = getattr(self, f'start_{i}').to(device)
             st[f'w.{i}'], st[f's.{i}'] = w.expand(batch_size, -1, -1).clone(), torch.zeros(batch_size, a, b, device=device)
         return State(**st)
 
@@ -406,7 +409,7 @@ class NeuralMemory(nn.Module):
             ws, ss = self._step(ws, ss, k[:, sl], v[:, sl], rate[:, sl])
         return self.out(torch.cat(ys, 1)), self._pack(ws, ss)
 
-# %% ../nbs/05_layers.ipynb #1f5a746a
+# %% ../nbs/05_layers.ipynb #4ae9c80f
 class GroupLinear(nn.Module):
     "`groups` independent linear maps at once, [..., G, d_in] -> [..., G, d_out]; `groups=None`: one map, [..., d_in] -> [..., d_out]."
     def __init__(self, d_in: int, d_out: int, groups: int | None = None, bias: bool = True):
@@ -454,11 +457,12 @@ class FastWeights(nn.Module):
         self.g = () if groups is None else (groups,)
         self.value = GroupLinear(d_model, d_model, groups, bias=False)
         self.neuromod = PMNeuromodulator(slots, groups=groups)
+        keys = F.normalize(torch.randn(slots, d_model, generator=torch.Generator().manual_seed(0)), dim=-1)
+        self.register_buffer('start_keys', keys, persistent=False)   # on the model's device: a fresh state copies nothing from the host
 
     def init_state(self, batch_size: int, device=None) -> State:
         "Random unit keys, empty values and strengths, no eligibility: K, V [B, (G,) r, d], a [B, (G,) r], eK, eV [B, (G,) d]."
-        g = torch.Generator().manual_seed(0)
-        K = F.normalize(torch.randn(self.slots, self.d_model, generator=g), dim=-1).to(device)
+        K = self.start_keys.to(device)
         z = lambda *s: torch.zeros(batch_size, *self.g, *s, device=device)
         return State(K=K.expand(batch_size, *self.g, -1, -1).clone(), V=z(self.slots, self.d_model), a=z(self.slots),
                      eK=z(self.d_model), eV=z(self.d_model), pos=torch.zeros(batch_size, 1, device=device))

@@ -93,7 +93,7 @@ class BrainCore(SequenceModel):
         "A store state of N·B rows as [N, B, ...]."
         return State(**{k: v.view(N, self.B, *v.shape[1:]) for k, v in s.items()})
 
-# %% ../../nbs/12_braincore.ipynb #27cd316a
+# %% ../../nbs/12_braincore.ipynb #d39cd385
 class _SpanHead(torch.autograd.Function):
     "The call's logits, computed span by span without autograd, joined to y: one linear backward for the whole call."
     @staticmethod
@@ -113,14 +113,16 @@ class _SpanHead(torch.autograd.Function):
 def forward(self: BrainCore, tokens: Tensor, state: State | None = None) -> Output:
     "Logits [N, T, V] for `tokens` [N, T] and the state after them, one plasticity span at a time."
     N, T = tokens.shape
-    if state is None or 'pos' not in state: state = self.init_state(N, tokens.device)
+    fresh = state is None or 'pos' not in state
+    if fresh: state = self.init_state(N, tokens.device)
     st = dict(state.items())
     x = self.embed(tokens)                                                            # [N, T, d]
     reset = tokens == self.eos_id if self.eos_id is not None else torch.zeros_like(tokens, dtype=torch.bool)
     z = self.wm_norm(x) + self.shift * torch.cat([st['x_prev'][:, None], x[:, :-1]], 1)
     wm, cache = self.wm(z, cache=sub(st, 'wm'))
     put(st, 'wm', cache); st['x_prev'] = x[:, -1]
-    logits, ys, surprise, t, first = [], [], [], 0, self.span - int(st['pos'][0]) % self.span   # the call's one host read
+    first = self.span if fresh else self.span - int(st['pos'][0]) % self.span   # a carried phase: the call's one host read
+    logits, ys, surprise, t = [], [], [], 0
     while t < T:
         n = min(first if t == 0 else self.span, T - t)
         lg, y, s = self._piece(x[:, t:t + n], z[:, t:t + n], wm[:, t:t + n], tokens[:, t:t + n], reset[:, t:t + n], st,
