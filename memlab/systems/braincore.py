@@ -93,7 +93,7 @@ class BrainCore(SequenceModel):
         "A store state of N·B rows as [N, B, ...]."
         return State(**{k: v.view(N, self.B, *v.shape[1:]) for k, v in s.items()})
 
-# %% ../../nbs/12_braincore.ipynb #d39cd385
+# %% ../../nbs/12_braincore.ipynb #4875c50d
 class _SpanHead(torch.autograd.Function):
     "The call's logits, computed span by span without autograd, joined to y: one linear backward for the whole call."
     @staticmethod
@@ -129,11 +129,12 @@ def forward(self: BrainCore, tokens: Tensor, state: State | None = None) -> Outp
                                commit=n == (first if t == 0 else self.span))
         logits.append(lg); ys.append(y); surprise.append(s); t += n
     self._remember(st, torch.cat(surprise, 1))
-    logits = torch.cat(logits, 1)
-    if torch.is_grad_enabled(): logits = _SpanHead.apply(torch.cat(ys, 1), self.embed.weight, self.embed.bias, logits)
+    logits, y = torch.cat(logits, 1), torch.cat(ys, 1)
+    if self.embed.kept is not None: self.embed.kept.append(y)          # what the output layer saw, once per call (a cache reads it)
+    if torch.is_grad_enabled(): logits = _SpanHead.apply(y, self.embed.weight, self.embed.bias, logits)
     return Output(logits, State(**st))
 
-# %% ../../nbs/12_braincore.ipynb #8e5b46bb
+# %% ../../nbs/12_braincore.ipynb #0e5f33c9
 @patch
 def _piece(self: BrainCore, x, z, wm, tokens, reset, st, commit: bool):
     "Logits [N, n, V] (no autograd), outputs y [N, n, d] and surprise [N, n] of n tokens inside one span; updates `st` in place."
@@ -157,7 +158,8 @@ def _piece(self: BrainCore, x, z, wm, tokens, reset, st, commit: bool):
         st[f'h.{l}'] = h[:, -1]
         inputs.append(h_in); h_in = h_in + h
     y = self.norm(x + wm + self.proj(h_in.reshape(N, n, self.d)))
-    with torch.no_grad(): logits, prev = self.embed.logits(y), self.embed.logits(st['last_out'])   # gradient: `_SpanHead`
+    head = lambda h: F.linear(h, self.embed.weight, self.embed.bias)                # `forward` hands the call's y to a cache
+    with torch.no_grad(): logits, prev = head(y), head(st['last_out'])                # gradient: `_SpanHead`
     sur, s_state = self.surprise(logits, tokens, sub(st, 'surprise'), prev_logits=prev)
     put(st, 'surprise', s_state); st['last_out'] = y[:, -1]
     if self.pm is not None: put(st, 'pm', self.pm.trace(sub(st, 'pm'), torch.cat(inputs, 2), sur, reset))   # all layers at once
