@@ -93,7 +93,7 @@ class BrainCore(SequenceModel):
         "A store state of N·B rows as [N, B, ...]."
         return State(**{k: v.view(N, self.B, *v.shape[1:]) for k, v in s.items()})
 
-# %% ../../nbs/12_braincore.ipynb #4875c50d
+# %% ../../nbs/12_braincore.ipynb #53831acc
 class _SpanHead(torch.autograd.Function):
     "The call's logits, computed span by span without autograd, joined to y: one linear backward for the whole call."
     @staticmethod
@@ -122,22 +122,25 @@ def forward(self: BrainCore, tokens: Tensor, state: State | None = None) -> Outp
     wm, cache = self.wm(z, cache=sub(st, 'wm'))
     put(st, 'wm', cache); st['x_prev'] = x[:, -1]
     first = self.span if fresh else self.span - int(st['pos'][0]) % self.span   # a carried phase: the call's one host read
-    logits, ys, surprise, t = [], [], [], 0
+    dev = x.device.type
+    dt = torch.get_autocast_dtype(dev) if torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev) else x.dtype
+    head = [p.detach().to(dt) for p in (self.embed.weight, self.embed.bias)] + [x.new_empty(N * min(T, self.span), len(self.embed.weight), dtype=dt)]
+    logits, ys, surprise, t = x.new_empty(N, T, len(self.embed.weight), dtype=dt), [], [], 0   # filled piece by piece
     while t < T:
         n = min(first if t == 0 else self.span, T - t)
-        lg, y, s = self._piece(x[:, t:t + n], z[:, t:t + n], wm[:, t:t + n], tokens[:, t:t + n], reset[:, t:t + n], st,
-                               commit=n == (first if t == 0 else self.span))
-        logits.append(lg); ys.append(y); surprise.append(s); t += n
+        y, s = self._piece(x[:, t:t + n], z[:, t:t + n], wm[:, t:t + n], tokens[:, t:t + n], reset[:, t:t + n], st,
+                           head, logits[:, t:t + n], commit=n == (first if t == 0 else self.span))
+        ys.append(y); surprise.append(s); t += n
     self._remember(st, torch.cat(surprise, 1))
-    logits, y = torch.cat(logits, 1), torch.cat(ys, 1)
+    y = torch.cat(ys, 1)
     if self.embed.kept is not None: self.embed.kept.append(y)          # what the output layer saw, once per call (a cache reads it)
     if torch.is_grad_enabled(): logits = _SpanHead.apply(y, self.embed.weight, self.embed.bias, logits)
     return Output(logits, State(**st))
 
-# %% ../../nbs/12_braincore.ipynb #0e5f33c9
+# %% ../../nbs/12_braincore.ipynb #f38e4e1f
 @patch
-def _piece(self: BrainCore, x, z, wm, tokens, reset, st, commit: bool):
-    "Logits [N, n, V] (no autograd), outputs y [N, n, d] and surprise [N, n] of n tokens inside one span; updates `st` in place."
+def _piece(self: BrainCore, x, z, wm, tokens, reset, st, head, out, commit: bool):
+    "Outputs y [N, n, d] and surprise [N, n] of n tokens inside one span, their logits written into `out` [N, n, V] (no autograd); updates `st` in place."
     N, n, _ = x.shape
     B, db, wipe = self.B, self.db, self.phase != 'C'
     fresh = (reset.cumsum(1) > 0) | (st['wiped'] > 0) if wipe else None             # PM/EM wiped at a document start
@@ -158,8 +161,10 @@ def _piece(self: BrainCore, x, z, wm, tokens, reset, st, commit: bool):
         st[f'h.{l}'] = h[:, -1]
         inputs.append(h_in); h_in = h_in + h
     y = self.norm(x + wm + self.proj(h_in.reshape(N, n, self.d)))
-    head = lambda h: F.linear(h, self.embed.weight, self.embed.bias)                # `forward` hands the call's y to a cache
-    with torch.no_grad(): logits, prev = head(y), head(st['last_out'])                # gradient: `_SpanHead`
+    w, b, scratch = head                                                             # the head in the logits' dtype, one piece's room
+    with torch.no_grad():                                                            # gradient: `_SpanHead`
+        logits = torch.addmm(b, y.reshape(N * n, -1).to(w.dtype), w.t(), out=scratch[:N * n]).view(N, n, -1)
+        out.copy_(logits); prev = F.linear(st['last_out'].to(w.dtype), w, b)
     sur, s_state = self.surprise(logits, tokens, sub(st, 'surprise'), prev_logits=prev)
     put(st, 'surprise', s_state); st['last_out'] = y[:, -1]
     if self.pm is not None: put(st, 'pm', self.pm.trace(sub(st, 'pm'), torch.cat(inputs, 2), sur, reset))   # all layers at once
@@ -168,7 +173,7 @@ def _piece(self: BrainCore, x, z, wm, tokens, reset, st, commit: bool):
     st['surprise_sum'] = st['surprise_sum'] + sur.sum(1, keepdim=True)
     st['pos'] = st['pos'] + n
     if commit: self._commit(st)
-    return logits, y, sur
+    return y, sur
 
 @patch
 def _em_read(self: BrainCore, st, q):
