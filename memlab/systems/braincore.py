@@ -206,7 +206,7 @@ def _propose(self: BrainCore, st, y, sur, reset, fresh):
     st['em.cand_k'], st['em.cand_v'] = pick(e['cand_k'], k), pick(e['cand_v'], v)
     st['em.cand_score'] = scores.gather(-1, order)              # differentiable: write strengths follow it
 
-# %% ../../nbs/12_braincore.ipynb #0b5c0ad0
+# %% ../../nbs/12_braincore.ipynb #011efc77
 _PER_SPAN = ('.eK', '.eV', '.pos', '.cand_k', '.cand_v', '.cand_score')
 
 @patch
@@ -214,12 +214,10 @@ def _commit(self: BrainCore, st):
     "Span boundary: wipe (phases A/B, after a document start), then commit PM eligibility and EM candidates."
     N, dev = st['pos'].shape[0], st['pos'].device
     if self.phase != 'C':
-        w = st['wiped'][:, 0] > 0
-        if bool(w.any()):
-            init = self.init_state(N, dev)
-            for k in st:
-                if k.startswith(('pm.', 'em.')) and not k.endswith(_PER_SPAN):
-                    st[k] = torch.where(w.view(-1, *[1] * (st[k].dim() - 1)), init[k], st[k])
+        w, init = st['wiped'][:, 0] > 0, self.init_state(N, dev)       # every row, wiped or not: no host read of `w`
+        for k in st:
+            if k.startswith(('pm.', 'em.')) and not k.endswith(_PER_SPAN):
+                st[k] = torch.where(w.view(-1, *[1] * (st[k].dim() - 1)), init[k], st[k])
         st['wiped'] = torch.zeros_like(st['wiped'])
     st['span_surprise'], st['surprise_sum'] = st['surprise_sum'] / self.span, torch.zeros_like(st['surprise_sum'])
     if self.pm is not None: put(st, 'pm', self.pm.commit(sub(st, 'pm')))
