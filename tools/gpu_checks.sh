@@ -4,7 +4,7 @@
 #   mkdir -p .gpu/whl .gpu/data && cp -r ../shared/data/* .gpu/data/
 #   .venv/bin/python -m pip download -q --no-deps -d .gpu/whl fastcore plotly h5netcdf
 #   .venv/bin/python -m pip wheel -q --no-deps --no-build-isolation -w .gpu/whl .      # memlab as it is now
-# There: run `bash tools/gpu_checks.sh perf` (about 4 min) or `... lm` (about 7 min) with carry [".gpu"].
+# There: run `bash tools/gpu_checks.sh perf` (estimated 4 min, not yet run as a whole) or `... lm` (estimated 7 min) with carry [".gpu"].
 # Each leaderboard is copied to $OUT as soon as it is written (at most 8 files come back), so a timeout loses only the step it cut.
 part=${1:-perf}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl || exit 1
