@@ -272,7 +272,7 @@ def _bench_ddp_cli(systems=('transformer',), max_steps: int | None = None, batch
     return bench_ddp(system=systems[0], **{k: v for k, v in dict(steps=max_steps, batch_size=batch_size, seq_len=seq_len).items() if v is not None},
                      **{k: v for k, v in kw.items() if k in ('corpus', 'model_kw', 'out_dir')})
 
-# %% ../nbs/60_bench.ipynb #574a77c1
+# %% ../nbs/60_bench.ipynb #1b955398
 def _harness_suite(name: str, title: str, tasks, systems, seeds, out_dir, command: str, controls=None) -> Path:
     from memlab.harness import CONTROLS, run_harness, save_results
     out = _out_dir(name, out_dir)
@@ -431,9 +431,9 @@ def bench_perf(systems=('lstm', 'transformer'), corpus: str = 'wikitext2', steps
                     loss.backward(); opt.step(); opt.zero_grad()
                 return step
             step, extra = step_of(m, opt), {}
-            blockers = capture_check(m, V) if graph and opt is not None else []
+            blockers = capture_check(m, V) if graph and opt is not None else None
             if blockers: extra['graph'] = f'eager (not capturable: {blockers[0]})'
-            elif graph and opt is not None:              # the same 5 steps from the same weights, eager and replayed
+            elif blockers == []:                         # the same 5 steps from the same weights, eager and replayed
                 extra['graph'] = 'captured'
                 twin = copy.deepcopy(m); twin_step = step_of(twin, adamw(twin))
                 for _ in range(5): twin_step()

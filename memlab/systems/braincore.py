@@ -93,7 +93,7 @@ class BrainCore(SequenceModel):
         "A store state of N·B rows as [N, B, ...]."
         return State(**{k: v.view(N, self.B, *v.shape[1:]) for k, v in s.items()})
 
-# %% ../../nbs/12_braincore.ipynb #53831acc
+# %% ../../nbs/12_braincore.ipynb #d9b0a202
 class _SpanHead(torch.autograd.Function):
     "The call's logits, computed span by span without autograd, joined to y: one linear backward for the whole call."
     @staticmethod
@@ -122,10 +122,10 @@ def forward(self: BrainCore, tokens: Tensor, state: State | None = None) -> Outp
     wm, cache = self.wm(z, cache=sub(st, 'wm'))
     put(st, 'wm', cache); st['x_prev'] = x[:, -1]
     first = self.span if fresh else self.span - int(st['pos'][0]) % self.span   # a carried phase: the call's one host read
-    dev = x.device.type
+    V, dev = len(self.embed.weight), x.device.type                                  # the logits in autocast's dtype, if on
     dt = torch.get_autocast_dtype(dev) if torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev) else x.dtype
-    head = [p.detach().to(dt) for p in (self.embed.weight, self.embed.bias)] + [x.new_empty(N * min(T, self.span), len(self.embed.weight), dtype=dt)]
-    logits, ys, surprise, t = x.new_empty(N, T, len(self.embed.weight), dtype=dt), [], [], 0   # filled piece by piece
+    head = (self.embed.weight.detach().to(dt), self.embed.bias.detach().to(dt), x.new_empty(N * min(T, self.span), V, dtype=dt))
+    logits, ys, surprise, t = x.new_empty(N, T, V, dtype=dt), [], [], 0             # filled piece by piece
     while t < T:
         n = min(first if t == 0 else self.span, T - t)
         y, s = self._piece(x[:, t:t + n], z[:, t:t + n], wm[:, t:t + n], tokens[:, t:t + n], reset[:, t:t + n], st,
