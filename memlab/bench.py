@@ -18,12 +18,12 @@ from .core import RUN_FLAGS, ConfigError, atomic_write_text, bad_choice, load_se
 from .harness import markdown_table
 
 # %% auto #0
-__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CURRICULUM',
-           'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK', 'PHASE_C', 'bench_search', 'rss_bytes', 'bench_traces',
-           'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy',
-           'bench_lm', 'step_profile', 'graphed', 'bench_perf', 'telemetry_overhead', 'bench_telemetry',
-           'bench_clifford', 'bench_titans', 'bench_livemem', 'bench_cortex', 'world_stream', 'seed_table',
-           'bench_dream', 'bench_dream_live', 'bench_phase_c']
+__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CURRICULA', 'CORTEX_RIVALS',
+           'WORLD_TASK', 'LIVE_TASK', 'PHASE_C', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers',
+           'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm',
+           'step_profile', 'graphed', 'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford',
+           'bench_titans', 'bench_livemem', 'bench_cortex', 'world_stream', 'seed_table', 'bench_dream',
+           'bench_dream_live', 'bench_phase_c']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -936,9 +936,10 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #ce028201
+# %% ../nbs/60_bench.ipynb #c306f75e
 CORTEX_PARTS = ('recall', 'copy', 'curriculum', 'search')
-CURRICULUM = ((2, 300), (4, 300), (8, 400))    # (segments per episode, steps)
+CURRICULA = dict(clean=((2, 300, False), (4, 300, False), (8, 400, False)),     # (segments per episode, steps, noisy)
+                 noisy=((2, 300, False), (4, 300, True), (10, 400, True)))
 CORTEX_RIVALS = ('cortex', 'braincore', 'lstm', 'transformer')
 
 def _cortex_recall(systems, seeds, max_steps, d_model, progress):
@@ -958,24 +959,25 @@ def _cortex_copy(systems, seeds, max_steps, d_model, progress):
                 fit=dict(max_steps=max_steps or 2000, batch_size=32, lr=1e-3, warmup_steps=100), model=dict(d_model=d_model))
     return run_harness(list(systems), [task], tuple(seeds), progress=progress)
 
-def _cortex_curriculum(seeds, stages, d_model: int, progress: bool) -> list[dict]:
-    "cortex (and its memoryless variant) trained on recall episodes of growing length; accuracy after each stage under the controls."
+def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: bool) -> list[dict]:
+    "Each system and its memoryless control trained on recall episodes of growing length; accuracy after each stage under the controls."
     from memlab.harness import build
     from memlab.score import score_examples
     from memlab.tasks import recall_episodes
     from memlab.train import ExampleSource, Trainer, TrainConfig
-    rows = []
-    for seed in seeds:
-        for variant, kw in (('cortex', {}), ('cortex none', dict(memories=''))):
-            model = build('cortex', recall_episodes(2, seed=seed).vocab_size, seed, d_model=d_model, **kw)
-            for n_seg, steps in stages:
-                data = recall_episodes(2048, n_segments=n_seg, seed=seed + n_seg)
-                cfg = TrainConfig(max_steps=steps, batch_size=32, lr=3e-3, warmup_steps=30, minutes=None, seed=seed + n_seg)
-                Trainer(model, ExampleSource(data), cfg, progress=progress).fit()
-                test = recall_episodes(200, n_segments=n_seg, seed=1000 + seed)          # the recall part's test episodes at 8
-                acc = {c: r['accuracy'] for c, r in score_examples(model, test).items()}
-                rows.append(dict(system=variant, seed=seed, segments=n_seg, steps=steps, **{f'accuracy {c}': v for c, v in acc.items()},
-                                 chance=test.chance))
+    rows, V = [], recall_episodes(2).vocab_size
+    for name, stages in curricula.items():
+        for seed in seeds:
+            for system, memoryless in ((s, m) for s in systems for m in (False, True)):
+                model = build(system, V, seed, memoryless=memoryless, d_model=d_model)
+                for n_seg, steps, noisy in stages:
+                    data = recall_episodes(2048, n_segments=n_seg, noisy=noisy, seed=seed + n_seg)
+                    cfg = TrainConfig(max_steps=steps, batch_size=32, lr=3e-3, warmup_steps=30, minutes=None, seed=seed + n_seg)
+                    Trainer(model, ExampleSource(data), cfg, progress=progress).fit()
+                    test = recall_episodes(200, n_segments=n_seg, noisy=noisy, seed=1000 + seed)
+                    acc = {c: r['accuracy'] for c, r in score_examples(model, test).items()}
+                    rows.append(dict(curriculum=name, system=system + (' (none)' if memoryless else ''), seed=seed, segments=n_seg,
+                                     noisy=noisy, steps=steps, **{f'accuracy {c}': v for c, v in acc.items()}, chance=test.chance))
     return rows
 
 def _cortex_search(slots: int, queries: int, dim: int, shortlist: int, nprobe: int, rounds: int) -> list[dict]:
@@ -1006,7 +1008,7 @@ def _cortex_search(slots: int, queries: int, dim: int, shortlist: int, nprobe: i
 
 @register('suite', 'cortex')
 def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_steps: int | None = None, copy_steps: int | None = None,
-                 d_model: int = 64, stages=CURRICULUM, slots: int = 100_000, queries: int = 2000, dim: int = 64, shortlist: int = 64, nprobe: int = 32,
+                 d_model: int = 64, curricula=CURRICULA, slots: int = 100_000, queries: int = 2000, dim: int = 64, shortlist: int = 64, nprobe: int = 32,
                  rounds: int = 3, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
     "cortex: recall (clean, noisy) and selective copy with the four controls beside its rivals; the hologram read with FAISS against exact routing."
     from memlab.harness import save_results
@@ -1021,9 +1023,9 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
     if 'copy' in parts:
         save_results(_cortex_copy(systems, seeds, copy_steps, d_model, progress), out/'copy', 'cortex: selective copy (V 16, L 256)', cmd.format('copy'))
     if 'curriculum' in parts:
-        rows = _cortex_curriculum(seeds, stages, d_model, progress)
+        rows = _cortex_curriculum(systems, seeds, curricula, d_model, progress)
         atomic_write_text(out/'curriculum.json', json.dumps(rows, indent=1))
-        atomic_write_text(out/'curriculum.md', f"# cortex: recall episodes by a curriculum of lengths {stages}\n\n`{cmd.format('curriculum')}`\n\n"
+        atomic_write_text(out/'curriculum.md', f"# recall episodes by curricula of lengths {curricula}\n\n`{cmd.format('curriculum')}`\n\n"
                           + markdown_table(rows))
     if 'search' in parts:
         rows = _cortex_search(slots, queries, dim, shortlist, nprobe, rounds)

@@ -121,7 +121,7 @@ class WorkingMemory(nn.Module):
         assoc = state['assoc'] * (1 - hit[:, :, None]) * (1 - hit[:, None, :]) + state['last'][:, :, None] * hit[:, None, :]
         return State(keys=keys, values=values, importance=importance, assoc=assoc, last=hit + state['last'] * (1 - go))
 
-# %% ../../nbs/13_cortex.ipynb #98ead3f9
+# %% ../../nbs/13_cortex.ipynb #4d595bb3
 MEMORIES = ('hg', 'cgmn', 'wm')
 SCOPES = ('sequence', 'global')
 CORTEX_SCHEMA = 1
@@ -136,13 +136,13 @@ class MnemonicCortex(SequenceModel):
     memoryless = dict(memories='')
     limits = {**{k: (1, None) for k in ('d_model', 'n_heads', 'segment', 'hg_slots', 'hg_addr', 'hg_dim', 'hg_top_k', 'cg_slots',
                                         'cg_points', 'cg_top_k', 'wm_slots', 'defrag_every', 'shortlist')},
-              **{k: (0.0, None) for k in ('hg_lr', 'cg_lr', 'nce_weight', 'balance_weight', 'fire_gain', 'micro_batch')},
+              **{k: (0.0, None) for k in ('hg_lr', 'hg_phase', 'cg_lr', 'nce_weight', 'balance_weight', 'fire_gain', 'micro_batch')},
               'hg_decay': (0.0, 1.0), 'fire_rate': (0.0, 1.0), 'fire_topk': (1.0, None), 'temperature': (1e-4, None),
               'rms_cap': (1e-6, None), 'dropout': (0.0, 1.0)}
 
     def __init__(self, vocab_size: int, d_model: int = 128, n_heads: int = 4, segment: int = 32, window: int | None = None,
                  memories: str = 'hg,cgmn,wm', hg_slots: int = 256, hg_addr: int = 24, hg_dim: int = 128, hg_top_k: int = 4,
-                 hg_decay: float = 0.98, hg_lr: float = 1.0, rms_cap: float = 8.0, whiten: bool = False, micro_batch: int = 0,
+                 hg_decay: float = 0.98, hg_lr: float = 1.0, hg_phase: float = 8.0, rms_cap: float = 8.0, whiten: bool = False, micro_batch: int = 0,
                  cg_slots: int = 128, cg_points: int = 8, cg_top_k: int = 4, cg_lr: float = 0.5, wm_slots: int = 7,
                  temperature: float = 0.1, fire_rate: float = 0.1, fire_gain: float = 0.3, fire_topk: float = 1.5,
                  gate: bool = True, nce_weight: float = 0.0, balance_weight: float = 0.0, defrag_every: int = 16,
@@ -157,6 +157,7 @@ class MnemonicCortex(SequenceModel):
         self.segment, self.scope, self.temperature = segment, scope, temperature
         self.fire_gain, self.fire_topk, self.gate_on, self.defrag_every = fire_gain, fire_topk, gate, defrag_every
         self.nce_weight, self.balance_weight, self.micro_batch = nce_weight, balance_weight, micro_batch
+        self.hg_phase = hg_phase
         self.embed = TiedEmbedding(vocab_size, d_model)
         self.gru = nn.GRU(d_model, d_model, batch_first=True)
         self.norm_in, self.attn = nn.LayerNorm(d_model), Attention(d_model, n_heads, window, dropout=dropout)
@@ -193,7 +194,7 @@ class MnemonicCortex(SequenceModel):
         "Keys and values of the sensory attention over the current segment (float32)."
         return 2 * min(seq_len, self.segment) * self.embed.weight.shape[1] * 4
 
-# %% ../../nbs/13_cortex.ipynb #8a4468c9
+# %% ../../nbs/13_cortex.ipynb #00e180ac
 @patch
 def sharpen(self: MnemonicCortex, x: Tensor, fire: Tensor, top_k: int) -> tuple[Tensor, Tensor]:
     "Per-token temperature [B, n] and slot count [B, n]: a fire divides T by (1 + fire_gain) and multiplies k by fire_topk."
@@ -205,7 +206,7 @@ def sharpen(self: MnemonicCortex, x: Tensor, fire: Tensor, top_k: int) -> tuple[
 @patch
 def _hg_cue(self: MnemonicCortex, x: Tensor) -> tuple[Tensor, Tensor]:
     "Addresses [B, n, Da] and key spectra [B, n, F] (unit modulus) of hidden states `x` [B, n, d]."
-    return self.hg_addr(x), unit_spectra(self.hg_key(x))
+    return self.hg_addr(x), unit_spectra(self.hg_phase * self.hg_key(x))
 
 def _flat(x: Tensor) -> Tensor: return x.reshape(1, -1, *x.shape[2:])
 
