@@ -936,7 +936,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #c306f75e
+# %% ../nbs/60_bench.ipynb #f88c0460
 CORTEX_PARTS = ('recall', 'copy', 'curriculum', 'search')
 CURRICULA = dict(clean=((2, 300, False), (4, 300, False), (8, 400, False)),     # (segments per episode, steps, noisy)
                  noisy=((2, 300, False), (4, 300, True), (10, 400, True)))
@@ -959,8 +959,8 @@ def _cortex_copy(systems, seeds, max_steps, d_model, progress):
                 fit=dict(max_steps=max_steps or 2000, batch_size=32, lr=1e-3, warmup_steps=100), model=dict(d_model=d_model))
     return run_harness(list(systems), [task], tuple(seeds), progress=progress)
 
-def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: bool) -> list[dict]:
-    "Each system and its memoryless control trained on recall episodes of growing length; accuracy after each stage under the controls."
+def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: bool, save=lambda rows: None) -> list[dict]:
+    "Each system and its memoryless control trained on recall episodes of growing length; accuracy after each stage under the controls (`save`d as each comes)."
     from memlab.harness import build
     from memlab.score import score_examples
     from memlab.tasks import recall_episodes
@@ -978,6 +978,7 @@ def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: 
                     acc = {c: r['accuracy'] for c, r in score_examples(model, test).items()}
                     rows.append(dict(curriculum=name, system=system + (' (none)' if memoryless else ''), seed=seed, segments=n_seg,
                                      noisy=noisy, steps=steps, **{f'accuracy {c}': v for c, v in acc.items()}, chance=test.chance))
+                    save(rows)
     return rows
 
 def _cortex_search(slots: int, queries: int, dim: int, shortlist: int, nprobe: int, rounds: int) -> list[dict]:
@@ -1023,15 +1024,18 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
     if 'copy' in parts:
         save_results(_cortex_copy(systems, seeds, copy_steps, d_model, progress), out/'copy', 'cortex: selective copy (V 16, L 256)', cmd.format('copy'))
     if 'curriculum' in parts:
-        rows = _cortex_curriculum(systems, seeds, curricula, d_model, progress)
-        atomic_write_text(out/'curriculum.json', json.dumps(rows, indent=1))
-        atomic_write_text(out/'curriculum.md', f"# recall episodes by curricula of lengths {curricula}\n\n`{cmd.format('curriculum')}`\n\n"
-                          + markdown_table(rows))
+        def save(rows):
+            atomic_write_text(out/'curriculum.json', json.dumps(rows, indent=1))
+            atomic_write_text(out/'curriculum.md', f"# recall episodes by curricula of lengths {curricula}\n\n`{cmd.format('curriculum')}`\n\n"
+                              + markdown_table(rows))
+        _cortex_curriculum(systems, seeds, curricula, d_model, progress, save)
     if 'search' in parts:
         rows = _cortex_search(slots, queries, dim, shortlist, nprobe, rounds)
         atomic_write_text(out/'search.json', json.dumps(rows, indent=1))
         atomic_write_text(out/'search.md', f"# the hologram read at {slots:,} slots ({torch.get_num_threads()} threads)\n\n`{cmd.format('search')}`\n\n"
                           + markdown_table(rows))
+    tables = [out/f for f in ('recall/leaderboard.md', 'copy/leaderboard.md', 'curriculum.md', 'search.md') if (out/f).exists()]
+    atomic_write_text(out/'leaderboard.md', '\n\n'.join(f.read_text() for f in tables))   # the parts on one page
     return out
 
 # %% ../nbs/60_bench.ipynb #c19868b2
