@@ -12,7 +12,8 @@ from conftest import ROOT
 
 NB = ROOT/'nbs'/'tutorials'/'01_watch_memory.ipynb'
 SECONDS = 30                    # each of the tutorial's two runs trains this long: time to watch each dashboard follow it
-SERVED = 90                     # ... but the served one longer: it must still be training after its port opens and a page loads
+SERVED = 180                    # ... but the served one longer: it must still be training after its port opens and a page loads
+                                # (90 s was not enough once: in a loaded make test the page reached the port check as that run ended)
 SHOT_MS = 120_000               # a screenshot of a page that is still drawing a live run, while the other test worker loads the machine
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
