@@ -72,18 +72,19 @@ class Block(nn.Module):
         x = x + F.dropout(self.attn(self.norm1(x), pre, prefix_mask=prefix_mask), self.dropout, self.training)
         return x + self.mlp(self.norm2(x))
 
-# %% ../../nbs/11_baselines.ipynb #dc759006
+# %% ../../nbs/11_baselines.ipynb #b70a0cd7
 @register('system', 'transformer')
 class Transformer(SequenceModel):
     "Causal decoder-only transformer (RoPE, SDPA) with tied embeddings and no memory across segments."
-    limits = dict(d_model=(1, None), n_layers=(1, None), n_heads=(1, None), mlp_ratio=(1, None), dropout=(0.0, 1.0))
+    limits = dict(d_model=(1, None), n_layers=(1, None), n_heads=(1, None), mlp_ratio=(1, None), dropout=(0.0, 1.0),
+                  embed_scale=(0.0, None))
     source = 'the matched baseline: a causal transformer (Vaswani et al. 2017) the size of the LSTM'
     recipes = dict(full=dict(dropout=0.2, max_epochs=6, minutes=None, eval_every=1020, eval_tokens=None))   # 6 epochs of 32 × 64, like the LSTM's
     def __init__(self, vocab_size: int, d_model: int = 200, n_layers: int = 2, n_heads: int = 4,
-                 mlp_ratio: int = 2, dropout: float = 0.0):
+                 mlp_ratio: int = 2, dropout: float = 0.0, embed_scale: float = 50.0):
         super().__init__()
         if d_model % n_heads: raise ConfigError(f"transformer: d_model={d_model} must be divisible by n_heads={n_heads}")
-        self.embed = TiedEmbedding(vocab_size, d_model)
+        self.embed = TiedEmbedding(vocab_size, d_model, embed_scale)
         self.blocks = nn.ModuleList(Block(d_model, n_heads, mlp_ratio, dropout) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
         self._ckpt = False

@@ -24,7 +24,7 @@ from ..state import State
 # %% auto #0
 __all__ = ['Output', 'TiedEmbedding', 'lm_loss', 'evaluating', 'SequenceModel', 'Amnesic', 'causality_check', 'capture_check']
 
-# %% ../../nbs/10_interface.ipynb #ed90035f
+# %% ../../nbs/10_interface.ipynb #c36564c1
 @dataclass
 class Output:
     "What a system returns: logits [B, T, V], the new `State`, and an auxiliary loss (`learn` may give `nll` [B, T] of its targets instead of logits)."
@@ -34,15 +34,18 @@ class Output:
     nll: Tensor | None = None    # -log p(target) per position, from a gradient-free `learn` that scores targets without logits
 
 class TiedEmbedding(nn.Module):
-    "Token embedding [V, d] shared with the output projection, plus an output bias [V] (which learns unigram frequencies)."
-    def __init__(self, vocab_size: int, d_model: int):
+    "Token embedding [V, d] shared with the output projection, plus an output bias [V] (which learns unigram frequencies); `scale` multiplies the embedding on the way in only."
+    def __init__(self, vocab_size: int, d_model: int, scale: float = 1.0):
         super().__init__()
+        self.scale = scale
         self.weight = nn.Parameter(torch.empty(vocab_size, d_model))
         self.bias = nn.Parameter(torch.zeros(vocab_size))
         nn.init.normal_(self.weight, std=0.02)
         self.kept: list[Tensor] | None = None      # while a list: every `logits` input is appended (what a cache over hidden states reads)
 
-    def forward(self, tokens: Tensor) -> Tensor: return F.embedding(tokens, self.weight)
+    def forward(self, tokens: Tensor) -> Tensor:
+        e = F.embedding(tokens, self.weight)
+        return e if self.scale == 1.0 else e * self.scale
     def logits(self, h: Tensor) -> Tensor:
         "Project hidden states [..., d] to vocabulary logits [..., V] with the tied matrix."
         if self.kept is not None: self.kept.append(h)
