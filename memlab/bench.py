@@ -936,7 +936,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #9122e257
+# %% ../nbs/60_bench.ipynb #f2499bae
 CORTEX_PARTS = ('recall', 'copy', 'curriculum', 'search')
 CURRICULA = dict(clean=((2, 300, False), (4, 300, False), (8, 400, False)),     # (segments per episode, steps, noisy)
                  noisy=((2, 300, False), (4, 300, True), (10, 400, True)))
@@ -961,26 +961,26 @@ def _cortex_copy(systems, seeds, max_steps, d_model, progress):
 
 def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: bool, save=lambda rows: None) -> list[dict]:
     "Each system and its memoryless control trained on recall episodes of growing length; accuracy after each stage under the controls (`save`d as each comes)."
-    from memlab.harness import build, carries_state
+    from memlab.harness import build, has_memory
     from memlab.score import score_examples
     from memlab.tasks import recall_episodes
     from memlab.train import ExampleSource, Trainer, TrainConfig
     rows, V = [], recall_episodes(2).vocab_size
     for name, stages in curricula.items():
         for seed in seeds:
-            for system, memoryless in ((s, m) for s in systems for m in (False, True)):
-                model = build(system, V, seed, memoryless=memoryless, d_model=d_model)
-                if memoryless and not carries_state(plain := build(system, V, seed, d_model=d_model), V) and plain.memoryless is None:
-                    continue                                          # no memory to take away: it is its own control
-                for n_seg, steps, noisy in stages:
-                    data = recall_episodes(2048, n_segments=n_seg, noisy=noisy, seed=seed + n_seg)
-                    cfg = TrainConfig(max_steps=steps, batch_size=32, lr=3e-3, warmup_steps=30, minutes=None, seed=seed + n_seg)
-                    Trainer(model, ExampleSource(data), cfg, progress=progress).fit()
-                    test = recall_episodes(200, n_segments=n_seg, noisy=noisy, seed=1000 + seed)
-                    acc = {c: r['accuracy'] for c, r in score_examples(model, test).items()}
-                    rows.append(dict(curriculum=name, system=system + (' (none)' if memoryless else ''), seed=seed, segments=n_seg,
-                                     noisy=noisy, steps=steps, **{f'accuracy {c}': v for c, v in acc.items()}, chance=test.chance))
-                    save(rows)
+            for system in systems:
+                plain = build(system, V, seed, d_model=d_model)
+                for memoryless in (False, True) if has_memory(plain, V) else (False,):     # no memory to take away: its own control
+                    model = build(system, V, seed, memoryless=True, d_model=d_model) if memoryless else plain
+                    for n_seg, steps, noisy in stages:
+                        data = recall_episodes(2048, n_segments=n_seg, noisy=noisy, seed=seed + n_seg)
+                        cfg = TrainConfig(max_steps=steps, batch_size=32, lr=3e-3, warmup_steps=30, minutes=None, seed=seed + n_seg)
+                        Trainer(model, ExampleSource(data), cfg, progress=progress).fit()
+                        test = recall_episodes(200, n_segments=n_seg, noisy=noisy, seed=1000 + seed)
+                        acc = {c: r['accuracy'] for c, r in score_examples(model, test).items()}
+                        rows.append(dict(curriculum=name, system=system + (' (none)' if memoryless else ''), seed=seed, segments=n_seg,
+                                         noisy=noisy, steps=steps, **{f'accuracy {c}': v for c, v in acc.items()}, chance=test.chance))
+                        save(rows)
     return rows
 
 def _cortex_search(slots: int, queries: int, dim: int, shortlist: int, nprobe: int, rounds: int) -> list[dict]:

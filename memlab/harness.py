@@ -23,17 +23,21 @@ from .tasks import Examples
 from .train import ExampleSource, TrainConfig, Trainer
 
 # %% auto #0
-__all__ = ['RESULT_METRICS', 'CAUSAL_TOL', 'CONTROL_COLOURS', 'CONTINUAL', 'carries_state', 'build', 'state_bytes', 'Task',
-           'run_harness', 'leaderboard_rows', 'markdown_table', 'leaderboard_md', 'controls_figure', 'distance_figure',
-           'length_figure', 'memory_figure', 'figures', 'save_results', 'fisher_diagonal', 'ewc_penalty', 'joined',
-           'sampled', 'run_continual']
+__all__ = ['RESULT_METRICS', 'CAUSAL_TOL', 'CONTROL_COLOURS', 'CONTINUAL', 'carries_state', 'has_memory', 'build', 'state_bytes',
+           'Task', 'run_harness', 'leaderboard_rows', 'markdown_table', 'leaderboard_md', 'controls_figure',
+           'distance_figure', 'length_figure', 'memory_figure', 'figures', 'save_results', 'fisher_diagonal',
+           'ewc_penalty', 'joined', 'sampled', 'run_continual']
 
-# %% ../nbs/55_harness.ipynb #32d3fdde
+# %% ../nbs/55_harness.ipynb #0ba71187
 def carries_state(model: SequenceModel, vocab_size: int) -> bool:
     "Whether `model` returns any state to carry into its next call."
     dev = model.device
     with torch.no_grad(): out = model(torch.randint(vocab_size, (2, 8), device=dev), model.init_state(2, dev))
     return out.state.nbytes > 0
+
+def has_memory(model: SequenceModel, vocab_size: int) -> bool:
+    "Whether `model` has a memory to take away (it carries state, or names a memoryless variant): else it is its own *none* control."
+    return carries_state(model, vocab_size) or model.memoryless is not None
 
 def build(system: str | Callable, vocab_size: int, seed: int = 0, memoryless: bool = False, **kw) -> SequenceModel:
     "A fresh model of `system` (registered name or factory), seeded; `memoryless` builds its no-memory control."
@@ -68,7 +72,7 @@ class Task:
     tbptt: bool = False                                      # detach between segments while fitting examples
     recipe: str = 'short'                                    # a corpus task: each system's recipe of this name (then `fit`, `model`)
 
-# %% ../nbs/55_harness.ipynb #770181a5
+# %% ../nbs/55_harness.ipynb #dcaf8827
 RESULT_METRICS = ('accuracy', 'exact', 'loss', 'ppl', 'chance', 'state_bytes', 'causal_change', 'core_params',
            'embedding_params', 'train_seconds', 'train_tokens_per_s')
 CAUSAL_TOL = 1e-5
@@ -130,7 +134,7 @@ def run_harness(systems, tasks: list[Task], seeds=(0,), controls=CONTROLS, progr
                     fit = _fit(model, task, data, seed, progress, recipe)
                     scores = _score(model, task, data, tests, [c for c in controls if c != 'none'], fit)
                     if 'none' in controls:
-                        if carries_state(model, V) or model.memoryless is not None:
+                        if has_memory(model, V):
                             bare = build(make, V, seed, memoryless=True, **kw)
                             bare_fit = _fit(bare, task, data, seed, progress, recipe)
                             for t, s in _score(bare, task, data, tests, ['on'], bare_fit).items(): scores[t]['none'] = s['on']
