@@ -185,11 +185,11 @@ def redraw(self: Dashboard, views=None):
             else:
                 for k, f in figs.items(): panes[k].object = f.to_dict()
 
-# %% ../nbs/42_dashboard.ipynb #3e14b68d
+# %% ../nbs/42_dashboard.ipynb #66b4eb31
 @patch
 def view(self: Dashboard) -> pn.viewable.Viewable:
     "The dashboard's layout (and its polling callback where a document is live)."
-    header = pn.Row(pn.pane.Markdown('## memlab', width=120), self.status, sizing_mode='stretch_width')
+    header = pn.Row(pn.pane.Markdown('## memlab', width=120, disable_anchors=True), self.status, sizing_mode='stretch_width')
     app = pn.Column(header, pn.Row(self.step, self.follow, sizing_mode='stretch_width'), self.tabs, sizing_mode='stretch_width')
     if getattr(self, 'callback', None) is None:   # server session: its document's loop; notebook: the kernel's loop
         self.callback = pn.state.add_periodic_callback(self.refresh, period=self.period_ms)
