@@ -26,7 +26,7 @@ def test_wheel_in_clean_venv(tmp_path):
     sh(py, '-m', 'pip', 'install', '-q', wheel)
     missing = sh(py, '-c', 'import importlib.util as u; print([m for m in ("nbdev", "pytest") if u.find_spec(m)])')
     assert missing.stdout.strip() == '[]'          # no development extras came along
-    sh(py, '-c', 'import memlab, memlab.core, memlab.data, memlab.train, memlab.bench, memlab.cli, memlab.systems.baselines')
+    sh(py, '-c', 'import memlab, memlab.core, memlab.data, memlab.train, memlab.bench, memlab.cli, memlab.dashboard, memlab.systems.baselines')
     assert 'demo' in sh(tmp_path/'venv'/'bin'/'memlab', '--help').stdout
     r = sh(tmp_path/'venv'/'bin'/'memlab', 'train', '--task', 'tinyshakespeare', '--max-steps', '3', '--set', 'd_model=16',
            env={**os.environ, 'MEMLAB_RUNS_DIR': str(tmp_path/'runs')}, cwd=tmp_path)
