@@ -936,7 +936,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #5de26bc7
+# %% ../nbs/60_bench.ipynb #d2091d45
 CORTEX_PARTS = ('recall', 'copy', 'curriculum', 'search')
 CURRICULA = dict(clean=((2, 300, False), (4, 300, False), (8, 400, False)),     # recall: (segments per episode, steps, noisy)
                  noisy=((2, 300, False), (4, 300, True), (10, 400, True)))
@@ -953,17 +953,14 @@ def _cortex_recall(systems, seeds, max_steps, d_model, progress):
                   fit=fit, model=dict(d_model=d_model)) for noisy in (False, True)]
     return run_harness(list(systems), tasks, tuple(seeds), progress=progress)
 
-def _stage(curriculum: str, stage: tuple, seed: int):
-    "One stage of a curriculum: its training and test examples, steps, what its row says of it and its training seed."
+def _stage(curriculum: str, stage: tuple):
+    "One stage of a curriculum: its examples `make(n, seed)`, training and test sizes, steps, what its row says of it, its seed offset."
     from memlab.tasks import recall_episodes, selective_copy
     if curriculum == 'copy':
-        (L, C, steps), make, n = stage, partial(selective_copy, seq_len=stage[0], n_copy=stage[1]), (10_000, 500)
-        what = dict(length=L, n_copy=C)
-    else:
-        (n_seg, steps, noisy), make, n = stage, partial(recall_episodes, n_segments=stage[0], noisy=stage[2]), (2048, 200)
-        what = dict(segments=n_seg, noisy=noisy)
-    offset = next(iter(what.values()))
-    return make(n[0], seed=seed + offset), make(n[1], seed=1000 + seed), steps, what, seed + offset
+        L, C, steps = stage
+        return partial(selective_copy, seq_len=L, n_copy=C), (10_000, 500), steps, dict(length=L, n_copy=C), L
+    n_seg, steps, noisy = stage
+    return partial(recall_episodes, n_segments=n_seg, noisy=noisy), (2048, 200), steps, dict(segments=n_seg, noisy=noisy), n_seg
 
 def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: bool, save=lambda rows: None) -> list[dict]:
     "Each system and its memoryless control trained by curricula of growing length (recall episodes; selective copy for one named `copy`); accuracy after each stage under the controls (`save`d as each comes)."
@@ -972,16 +969,17 @@ def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: 
     from memlab.train import ExampleSource, Trainer, TrainConfig
     rows = []
     for name, stages in curricula.items():
-        V = _stage(name, stages[0], 0)[1].vocab_size
+        V = _stage(name, stages[0])[0](2, seed=0).vocab_size
         for seed in seeds:
             for system in systems:
                 plain = build(system, V, seed, d_model=d_model)
                 for memoryless in (False, True) if has_memory(plain, V) else (False,):     # no memory to take away: its own control
                     model = build(system, V, seed, memoryless=True, d_model=d_model) if memoryless else plain
                     for stage in stages:
-                        data, test, steps, what, train_seed = _stage(name, stage, seed)
-                        cfg = TrainConfig(max_steps=steps, batch_size=32, lr=3e-3, warmup_steps=30, minutes=None, seed=train_seed)
-                        Trainer(model, ExampleSource(data), cfg, progress=progress).fit()
+                        make, (n_train, n_test), steps, what, offset = _stage(name, stage)
+                        cfg = TrainConfig(max_steps=steps, batch_size=32, lr=3e-3, warmup_steps=30, minutes=None, seed=seed + offset)
+                        Trainer(model, ExampleSource(make(n_train, seed=seed + offset)), cfg, progress=progress).fit()
+                        test = make(n_test, seed=1000 + seed)
                         acc = {c: r['accuracy'] for c, r in score_examples(model, test).items()}
                         rows.append(dict(curriculum=name, system=system + (' (none)' if memoryless else ''), seed=seed, **what,
                                          steps=steps, **{f'accuracy {c}': v for c, v in acc.items()}, chance=test.chance))
