@@ -20,11 +20,11 @@ from .harness import markdown_table
 
 # %% auto #0
 __all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CURRICULA',
-           'COPY_CURRICULUM', 'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK', 'PHASE_C', 'bench_search', 'rss_bytes',
-           'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar', 'bench_passkey',
-           'bench_copy', 'bench_lm', 'step_profile', 'graphed', 'bench_perf', 'telemetry_overhead', 'bench_telemetry',
-           'bench_clifford', 'bench_titans', 'bench_livemem', 'bench_cortex', 'world_stream', 'seed_table',
-           'bench_dream', 'bench_dream_live', 'bench_phase_c']
+           'COPY_CURRICULUM', 'STAGE_LR', 'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK', 'PHASE_C', 'bench_search',
+           'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar',
+           'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile', 'graphed', 'bench_perf', 'telemetry_overhead',
+           'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem', 'curriculum_figure', 'bench_cortex',
+           'world_stream', 'seed_table', 'bench_dream', 'bench_dream_live', 'bench_phase_c']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -936,11 +936,12 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #d2091d45
+# %% ../nbs/60_bench.ipynb #7798875c
 CORTEX_PARTS = ('recall', 'copy', 'curriculum', 'search')
 CURRICULA = dict(clean=((2, 300, False), (4, 300, False), (8, 400, False)),     # recall: (segments per episode, steps, noisy)
                  noisy=((2, 300, False), (4, 300, True), (10, 400, True)))
-COPY_CURRICULUM = ((64, 4, 1000), (128, 8, 1000), (256, 16, 1000))              # selective copy: (length, tokens to copy, steps)
+COPY_CURRICULUM = ((64, 4, 1000, 1e-3), (128, 8, 1000, 1e-3), (256, 16, 1000, 1e-3))   # selective copy: (length, tokens to copy, steps, lr)
+STAGE_LR = 3e-3                                                                    # a stage's lr unless it names its own (last item)
 CORTEX_RIVALS = ('cortex', 'braincore', 'lstm', 'transformer')
 
 def _cortex_recall(systems, seeds, max_steps, d_model, progress):
@@ -954,13 +955,15 @@ def _cortex_recall(systems, seeds, max_steps, d_model, progress):
     return run_harness(list(systems), tasks, tuple(seeds), progress=progress)
 
 def _stage(curriculum: str, stage: tuple):
-    "One stage of a curriculum: its examples `make(n, seed)`, training and test sizes, steps, what its row says of it, its seed offset."
+    """One stage of a curriculum — copy `(length, tokens to copy, steps[, lr])`, recall `(segments, steps, noisy[, lr])`: its examples
+    `make(n, seed)`, training and test sizes, its training settings, what its row says of it, its seed offset."""
     from memlab.tasks import recall_episodes, selective_copy
+    form = '(length, tokens to copy, steps[, lr])' if curriculum == 'copy' else '(segments, steps, noisy[, lr])'
+    if len(stage) not in (3, 4): raise ConfigError(f"a {curriculum} curriculum stage is {form}, not {stage!r}")
+    (a, b, c), fit = stage[:3], dict(lr=stage[3] if len(stage) == 4 else STAGE_LR)
     if curriculum == 'copy':
-        L, C, steps = stage
-        return partial(selective_copy, seq_len=L, n_copy=C), (10_000, 500), steps, dict(length=L, n_copy=C), L
-    n_seg, steps, noisy = stage
-    return partial(recall_episodes, n_segments=n_seg, noisy=noisy), (2048, 200), steps, dict(segments=n_seg, noisy=noisy), n_seg
+        return partial(selective_copy, seq_len=a, n_copy=b), (10_000, 500), dict(fit, max_steps=c), dict(length=a, n_copy=b), a
+    return partial(recall_episodes, n_segments=a, noisy=c), (2048, 200), dict(fit, max_steps=b), dict(segments=a, noisy=c), a
 
 def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: bool, save=lambda rows: None) -> list[dict]:
     "Each system and its memoryless control trained by curricula of growing length (recall episodes; selective copy for one named `copy`); accuracy after each stage under the controls (`save`d as each comes)."
@@ -976,15 +979,35 @@ def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: 
                 for memoryless in (False, True) if has_memory(plain, V) else (False,):     # no memory to take away: its own control
                     model = build(system, V, seed, memoryless=True, d_model=d_model) if memoryless else plain
                     for stage in stages:
-                        make, (n_train, n_test), steps, what, offset = _stage(name, stage)
-                        cfg = TrainConfig(max_steps=steps, batch_size=32, lr=3e-3, warmup_steps=30, minutes=None, seed=seed + offset)
+                        make, (n_train, n_test), fit, what, offset = _stage(name, stage)
+                        cfg = TrainConfig(**fit, batch_size=32, warmup_steps=30, minutes=None, seed=seed + offset)
                         Trainer(model, ExampleSource(make(n_train, seed=seed + offset)), cfg, progress=progress).fit()
                         test = make(n_test, seed=1000 + seed)
                         acc = {c: r['accuracy'] for c, r in score_examples(model, test).items()}
                         rows.append(dict(curriculum=name, system=system + (' (none)' if memoryless else ''), seed=seed, **what,
-                                         steps=steps, **{f'accuracy {c}': v for c, v in acc.items()}, chance=test.chance))
+                                         steps=fit['max_steps'], lr=fit['lr'], **{f'accuracy {c}': v for c, v in acc.items()}, chance=test.chance))
                         save(rows)
     return rows
+
+def curriculum_figure(rows: list[dict], title: str = 'accuracy after each stage of the curriculum (memory on; memoryless control dashed)'):
+    "Accuracy (memory on) after each stage of each curriculum: a line per system and seed, its memoryless control dashed, chance dotted."
+    from plotly.colors import qualitative
+    from plotly.subplots import make_subplots
+    names = list(dict.fromkeys(r['curriculum'] for r in rows))
+    label = lambda r: f"{r['length']}/{r['n_copy']}" if 'length' in r else f"{r['segments']}{' noisy' if r['noisy'] else ''}"
+    fig, colours = make_subplots(1, len(names), subplot_titles=names, shared_yaxes=True), {}
+    for j, name in enumerate(names, 1):
+        rs = [r for r in rows if r['curriculum'] == name]
+        for system, seed in dict.fromkeys((r['system'], r['seed']) for r in rs):
+            line, base = [r for r in rs if (r['system'], r['seed']) == (system, seed)], system.removesuffix(' (none)')
+            colour = colours.setdefault(base, qualitative.Plotly[len(colours) % len(qualitative.Plotly)])
+            fig.add_scatter(x=[label(r) for r in line], y=[r['accuracy on'] for r in line], mode='lines+markers', name=f'{system}, seed {seed}',
+                            line=dict(color=colour, dash='solid' if system == base else 'dash'), row=1, col=j)
+        fig.add_hline(y=rs[0]['chance'], line_dash='dot', line_color='grey', annotation_text='chance', row=1, col=j)
+        fig.update_xaxes(title_text='length / tokens to copy' if 'length' in rs[0] else 'segments', row=1, col=j)
+    fig.update_yaxes(title_text='accuracy after the stage', range=[0, 1.02], row=1, col=1)
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=440, width=max(620, 420 * len(names)), legend=dict(orientation='h', y=-0.25))
+    return fig
 
 def _cortex_search(slots: int, queries: int, dim: int, shortlist: int, nprobe: int, rounds: int) -> list[dict]:
     "Queries/s of `Hologram.read` with exact routing and with FAISS shortlists, and the share of reads whose first slot is the exact one's."
@@ -1030,10 +1053,11 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
         def save(rows):
             atomic_write_text(out/f'{part}.json', json.dumps(rows, indent=1))
             atomic_write_text(out/f'{part}.md', f"# {title}\n\n`{cmd.format(part)}`\n\n" + markdown_table(rows))
+            atomic_write_text(out/f'{part}.html', curriculum_figure(rows).to_html(include_plotlyjs=True))
         return save
     if 'copy' in parts:
         _cortex_curriculum(systems, seeds, dict(copy=copy_curriculum), d_model, progress,
-                           saver('copy', f'selective copy (V 16) by a curriculum of (length, tokens to copy, steps) {copy_curriculum}'))
+                           saver('copy', f'selective copy (V 16) by a curriculum of (length, tokens to copy, steps[, lr]) {copy_curriculum}'))
     if 'curriculum' in parts:
         _cortex_curriculum(systems, seeds, curricula, d_model, progress, saver('curriculum', f'recall episodes by curricula of lengths {curricula}'))
     if 'search' in parts:
