@@ -936,7 +936,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #7798875c
+# %% ../nbs/60_bench.ipynb #6a7ab7f1
 CORTEX_PARTS = ('recall', 'copy', 'curriculum', 'search')
 CURRICULA = dict(clean=((2, 300, False), (4, 300, False), (8, 400, False)),     # recall: (segments per episode, steps, noisy)
                  noisy=((2, 300, False), (4, 300, True), (10, 400, True)))
@@ -960,10 +960,12 @@ def _stage(curriculum: str, stage: tuple):
     from memlab.tasks import recall_episodes, selective_copy
     form = '(length, tokens to copy, steps[, lr])' if curriculum == 'copy' else '(segments, steps, noisy[, lr])'
     if len(stage) not in (3, 4): raise ConfigError(f"a {curriculum} curriculum stage is {form}, not {stage!r}")
-    (a, b, c), fit = stage[:3], dict(lr=stage[3] if len(stage) == 4 else STAGE_LR)
+    lr = stage[3] if len(stage) == 4 else STAGE_LR
     if curriculum == 'copy':
-        return partial(selective_copy, seq_len=a, n_copy=b), (10_000, 500), dict(fit, max_steps=c), dict(length=a, n_copy=b), a
-    return partial(recall_episodes, n_segments=a, noisy=c), (2048, 200), dict(fit, max_steps=b), dict(segments=a, noisy=c), a
+        L, C, steps = stage[:3]
+        return partial(selective_copy, seq_len=L, n_copy=C), (10_000, 500), dict(max_steps=steps, lr=lr), dict(length=L, n_copy=C), L
+    n_seg, steps, noisy = stage[:3]
+    return partial(recall_episodes, n_segments=n_seg, noisy=noisy), (2048, 200), dict(max_steps=steps, lr=lr), dict(segments=n_seg, noisy=noisy), n_seg
 
 def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: bool, save=lambda rows: None) -> list[dict]:
     "Each system and its memoryless control trained by curricula of growing length (recall episodes; selective copy for one named `copy`); accuracy after each stage under the controls (`save`d as each comes)."
