@@ -936,7 +936,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #6a7ab7f1
+# %% ../nbs/60_bench.ipynb #039b14a5
 CORTEX_PARTS = ('recall', 'copy', 'curriculum', 'search')
 CURRICULA = dict(clean=((2, 300, False), (4, 300, False), (8, 400, False)),     # recall: (segments per episode, steps, noisy)
                  noisy=((2, 300, False), (4, 300, True), (10, 400, True)))
@@ -944,14 +944,14 @@ COPY_CURRICULUM = ((64, 4, 1000, 1e-3), (128, 8, 1000, 1e-3), (256, 16, 1000, 1e
 STAGE_LR = 3e-3                                                                    # a stage's lr unless it names its own (last item)
 CORTEX_RIVALS = ('cortex', 'braincore', 'lstm', 'transformer')
 
-def _cortex_recall(systems, seeds, max_steps, d_model, progress):
+def _cortex_recall(systems, seeds, max_steps, model: dict, progress):
     from memlab.harness import Task, run_harness
     from memlab.tasks import recall_episodes
     rec = lambda n, s, noisy: recall_episodes(n, segment=32, n_segments=10 if noisy else 8, noisy=noisy, seed=s)
     fit = dict(max_steps=max_steps or 600, batch_size=32, lr=3e-3, warmup_steps=50)
     tasks = [Task(f"recall-{'noisy' if noisy else 'clean'}", train=lambda s, noisy=noisy: rec(2048, s, noisy),
                   test=lambda s, noisy=noisy: {f"recall-{'noisy' if noisy else 'clean'}": rec(200, 1000 + s, noisy)},
-                  fit=fit, model=dict(d_model=d_model)) for noisy in (False, True)]
+                  fit=fit, model=model) for noisy in (False, True)]
     return run_harness(list(systems), tasks, tuple(seeds), progress=progress)
 
 def _stage(curriculum: str, stage: tuple):
@@ -967,7 +967,7 @@ def _stage(curriculum: str, stage: tuple):
     n_seg, steps, noisy = stage[:3]
     return partial(recall_episodes, n_segments=n_seg, noisy=noisy), (2048, 200), dict(max_steps=steps, lr=lr), dict(segments=n_seg, noisy=noisy), n_seg
 
-def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: bool, save=lambda rows: None) -> list[dict]:
+def _cortex_curriculum(systems, seeds, curricula: dict, model_kw: dict, progress: bool, save=lambda rows: None) -> list[dict]:
     "Each system and its memoryless control trained by curricula of growing length (recall episodes; selective copy for one named `copy`); accuracy after each stage under the controls (`save`d as each comes)."
     from memlab.harness import build, has_memory
     from memlab.score import score_examples
@@ -977,9 +977,9 @@ def _cortex_curriculum(systems, seeds, curricula: dict, d_model: int, progress: 
         V = _stage(name, stages[0])[0](2, seed=0).vocab_size
         for seed in seeds:
             for system in systems:
-                plain = build(system, V, seed, d_model=d_model)
+                plain = build(system, V, seed, **model_kw)
                 for memoryless in (False, True) if has_memory(plain, V) else (False,):     # no memory to take away: its own control
-                    model = build(system, V, seed, memoryless=True, d_model=d_model) if memoryless else plain
+                    model = build(system, V, seed, memoryless=True, **model_kw) if memoryless else plain
                     for stage in stages:
                         make, (n_train, n_test), fit, what, offset = _stage(name, stage)
                         cfg = TrainConfig(**fit, batch_size=32, warmup_steps=30, minutes=None, seed=seed + offset)
@@ -1040,32 +1040,33 @@ def _cortex_search(slots: int, queries: int, dim: int, shortlist: int, nprobe: i
 @register('suite', 'cortex')
 def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_steps: int | None = None, copy_curriculum=COPY_CURRICULUM,
                  d_model: int = 64, curricula=CURRICULA, slots: int = 100_000, queries: int = 2000, dim: int = 64, shortlist: int = 64, nprobe: int = 32,
-                 rounds: int = 3, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
-    "cortex: recall (clean, noisy) and selective copy with the four controls beside its rivals; the hologram read with FAISS against exact routing."
+                 rounds: int = 3, model_kw: dict | None = None, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
+    "cortex: recall (clean, noisy) and selective copy with the four controls beside its rivals; the hologram read with FAISS against exact routing. `model_kw`: more options for every system (e.g. `{'memory': 'neural'}` for titans)."
     from memlab.harness import save_results
     parts, systems = _names(parts), _names(systems)
     for p in parts:
         if p not in CORTEX_PARTS: raise bad_choice('cortex bench part', p, CORTEX_PARTS)
     out = _out_dir('cortex', out_dir); out.mkdir(parents=True, exist_ok=True)
-    cmd = f"memlab bench cortex --systems {','.join(systems)} --set parts={{}}"
+    cmd = lambda part: f"memlab bench cortex --systems {','.join(systems)} --set parts={part}" + (f' --set "model_kw={model_kw}"' if model_kw else '')
+    model = dict(d_model=d_model, **(model_kw or {}))
     if 'recall' in parts:
-        save_results(_cortex_recall(systems, seeds, max_steps, d_model, progress), out/'recall',
-                     'cortex: recall episodes beside its rivals, four controls', cmd.format('recall'))
+        save_results(_cortex_recall(systems, seeds, max_steps, model, progress), out/'recall',
+                     'cortex: recall episodes beside its rivals, four controls', cmd('recall'))
     def saver(part, title):
         def save(rows):
             atomic_write_text(out/f'{part}.json', json.dumps(rows, indent=1))
-            atomic_write_text(out/f'{part}.md', f"# {title}\n\n`{cmd.format(part)}`\n\n" + markdown_table(rows))
+            atomic_write_text(out/f'{part}.md', f"# {title}\n\n`{cmd(part)}`\n\n" + markdown_table(rows))
             atomic_write_text(out/f'{part}.html', curriculum_figure(rows).to_html(include_plotlyjs=True))
         return save
     if 'copy' in parts:
-        _cortex_curriculum(systems, seeds, dict(copy=copy_curriculum), d_model, progress,
+        _cortex_curriculum(systems, seeds, dict(copy=copy_curriculum), model, progress,
                            saver('copy', f'selective copy (V 16) by a curriculum of (length, tokens to copy, steps[, lr]) {copy_curriculum}'))
     if 'curriculum' in parts:
-        _cortex_curriculum(systems, seeds, curricula, d_model, progress, saver('curriculum', f'recall episodes by curricula of lengths {curricula}'))
+        _cortex_curriculum(systems, seeds, curricula, model, progress, saver('curriculum', f'recall episodes by curricula of lengths {curricula}'))
     if 'search' in parts:
         rows = _cortex_search(slots, queries, dim, shortlist, nprobe, rounds)
         atomic_write_text(out/'search.json', json.dumps(rows, indent=1))
-        atomic_write_text(out/'search.md', f"# the hologram read at {slots:,} slots ({torch.get_num_threads()} threads)\n\n`{cmd.format('search')}`\n\n"
+        atomic_write_text(out/'search.md', f"# the hologram read at {slots:,} slots ({torch.get_num_threads()} threads)\n\n`{cmd('search')}`\n\n"
                           + markdown_table(rows))
     tables = [out/f for f in ('recall/leaderboard.md', 'copy.md', 'curriculum.md', 'search.md') if (out/f).exists()]
     atomic_write_text(out/'leaderboard.md', '\n\n'.join(f.read_text() for f in tables))   # the parts on one page
