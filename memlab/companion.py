@@ -49,7 +49,7 @@ class Companion:
         self.cursor += self.tokens
         return w
 
-# %% ../nbs/44_companion.ipynb #cdafdeb1
+# %% ../nbs/44_companion.ipynb #401ecbb1
 @patch
 @torch.no_grad()
 def __call__(self: Companion, trainer) -> dict[str, Tensor]:
@@ -75,6 +75,7 @@ def __call__(self: Companion, trainer) -> dict[str, Tensor]:
     h = st['holo']['holo'][0]                                                 # [slot, freq] complex
     p = w[0].clamp_min(1e-12)
     return {'hologram.spectrum': h.abs().clamp_min(1e-6).log10(), 'hologram.rms': h.abs().pow(2).mean(-1).sqrt(),
+            'hologram.cap': torch.tensor(self.holo.rms_cap),
             'memory.usage': st['mem']['strength'][0], 'retrieval.entropy': -(p * p.log()).sum(-1).mean(),
             'retrieval.topk': w[0].mean(0), 'trigger.rate': fire.float().mean(), 'trigger.threshold': st['trig']['threshold'][0],
             'surprise': surprise[0], **self.torus.probe()}

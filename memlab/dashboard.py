@@ -54,7 +54,7 @@ class RunSource:
                 if self._ds is None: raise                     # nothing to show yet; else keep the last good read
         return self._seen, self._ds
 
-# %% ../nbs/42_dashboard.ipynb #224a8ae6
+# %% ../nbs/42_dashboard.ipynb #0c881bab
 VIEWS = ('training', 'memory', 'attention', 'dreams')
 
 def attention_window(amap) -> int | None:
@@ -84,7 +84,8 @@ def view_figures(ds: xr.Dataset, view: str, step: int | None = None, layer: int 
             if n not in KNOWN and ds[n].ndim == 1 and has(n): figs[n] = probe_figure(ds, n)
     elif view == 'memory':
         if has('hologram.spectrum'):
-            figs['hologram'] = hologram_figure(at['hologram.spectrum'], at['hologram.rms'] if has('hologram.rms') else None)
+            figs['hologram'] = hologram_figure(at['hologram.spectrum'], at['hologram.rms'] if has('hologram.rms') else None,
+                                               float(at['hologram.cap']) if has('hologram.cap') else None)
         if has('memory.usage'): figs['usage'] = usage_figure(ds['memory.usage'])
         if has('surprise') and at['surprise'].notnull().any(): figs['surprise'] = surprise_figure(at['surprise'])
         for n in arrays:

@@ -32,14 +32,14 @@ def _values(da: xr.DataArray) -> np.ndarray:
     "Float values with NaN/inf turned into None-friendly NaN (Plotly leaves gaps)."
     return np.asarray(da.values, dtype=np.float64)
 
-# %% ../nbs/41_figures.ipynb #eb333fc1
-def hologram_figure(spectrum: xr.DataArray, rms: xr.DataArray | None = None, cap: float | None = 1.0) -> go.Figure:
-    "Heatmap of log10 |FFT| (`spectrum [slot, freq]`) and bars of `rms [slot]` with the RMS cap line."
+# %% ../nbs/41_figures.ipynb #ef294b1d
+def hologram_figure(spectrum: xr.DataArray, rms: xr.DataArray | None = None, cap: float | None = None) -> go.Figure:
+    "Heatmap of log10 |FFT| (`spectrum [slot, freq]`) and bars of `rms [slot]`, with the memory's RMS `cap` as a line when given."
     fig = make_subplots(rows=1, cols=2 if rms is not None else 1, column_widths=[0.7, 0.3] if rms is not None else None,
-                        shared_yaxes=True, horizontal_spacing=0.03)
+                        shared_yaxes=True, horizontal_spacing=0.12)     # room for the colour bar between the two
     s = spectrum.transpose(spectrum.dims[0], ...)
     fig.add_trace(go.Heatmap(z=_values(s), x=np.arange(s.shape[1]), y=np.arange(s.shape[0]), colorscale='Viridis',
-                             colorbar=dict(title='log₁₀|H|', x=0.66 if rms is not None else 1.02, len=0.9), name='spectrum'), 1, 1)
+                             colorbar=dict(title='log₁₀|H|', x=0.625 if rms is not None else 1.02, len=0.9), name='spectrum'), 1, 1)
     fig.update_xaxes(title_text=s.dims[1], row=1, col=1); fig.update_yaxes(title_text=s.dims[0], row=1, col=1)
     if rms is not None:
         fig.add_trace(go.Bar(x=_values(rms), y=np.arange(rms.size), orientation='h', name='RMS', marker_color='#4c72b0'), 1, 2)

@@ -21,9 +21,9 @@ from .core import ConfigError, listen, load_settings
 __all__ = ['PROBE_DIMS', 'TRAIN_METRICS', 'EVENT_FIELDS', 'probe_dims', 'Schema', 'frames_dataset', 'Recorder', 'events_dataset',
            'open_run', 'record']
 
-# %% ../nbs/40_telemetry.ipynb #7881eaba
+# %% ../nbs/40_telemetry.ipynb #dc8ad0d5
 PROBE_DIMS = {
-    'hologram.spectrum': ('slot', 'freq'), 'hologram.rms': ('slot',), 'memory.usage': ('slot',),
+    'hologram.spectrum': ('slot', 'freq'), 'hologram.rms': ('slot',), 'hologram.cap': (), 'memory.usage': ('slot',),
     'attention.map': ('layer', 'head', 'query', 'key'), 'torus.phase': ('token', 'angle'),
     'surprise': ('token',), 'scan.state_norm': ('layer',), 'retrieval.topk': ('k',),
     'trigger.rate': (), 'trigger.threshold': (), 'retrieval.entropy': (), 'pm.strength': ('layer', 'slot'),

@@ -337,7 +337,7 @@ def forward(self: MnemonicCortex, tokens: Tensor, state: State | None = None) ->
         outs.append(self.embed.logits(h)); aux = aux + a
     return Output(torch.cat(outs, 1), State(**st).share(*start.shared), aux / max(1, len(outs)))
 
-# %% ../../nbs/13_cortex.ipynb #ff3ca1c7
+# %% ../../nbs/13_cortex.ipynb #4761d8cf
 @patch
 def capture(self: MnemonicCortex, on: bool = True) -> MnemonicCortex:
     "Keep what `probe()` shows from later calls."
@@ -356,6 +356,7 @@ def _remember(self: MnemonicCortex, st, s, fire, salience, trig, rseen, wseen, m
         holo = st['hg.holo'][0]
         seen['hologram.spectrum'] = holo[:64].abs().clamp_min(1e-6).log10()
         seen['hologram.rms'] = holo.abs().pow(2).mean(-1).sqrt()
+        seen['hologram.cap'] = torch.tensor(self.hg.rms_cap)
         seen['retrieval.entropy'] = self.retrieval_entropy(State(**st), s, fire)['hg'].mean()
         seen['memory.usage'] = st['hg.count'][0]
         seen['write.lr'] = self.hg.lr * wseen['write.rate']
@@ -364,7 +365,7 @@ def _remember(self: MnemonicCortex, st, s, fire, salience, trig, rseen, wseen, m
 
 @patch
 def probe(self: MnemonicCortex) -> dict[str, Tensor]:
-    "`trigger.rate`/`.threshold`/`.salience`, `retrieval.entropy`/`.topk`, per-memory entropy, temperature and top-k, `hologram.spectrum`/`.rms`, `memory.usage`, `write.rate`/`.lr`, `collision.rate`, `consolidation.events`, `memory.mix` of the last segment."
+    "`trigger.rate`/`.threshold`/`.salience`, `retrieval.entropy`/`.topk`, per-memory entropy, temperature and top-k, `hologram.spectrum`/`.rms`/`.cap`, `memory.usage`, `write.rate`/`.lr`, `collision.rate`, `consolidation.events`, `memory.mix` of the last segment."
     return dict(self._seen)
 
 # %% ../../nbs/13_cortex.ipynb #fb646d2b
