@@ -936,7 +936,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #039b14a5
+# %% ../nbs/60_bench.ipynb #8b0edf95
 CORTEX_PARTS = ('recall', 'copy', 'curriculum', 'search')
 CURRICULA = dict(clean=((2, 300, False), (4, 300, False), (8, 400, False)),     # recall: (segments per episode, steps, noisy)
                  noisy=((2, 300, False), (4, 300, True), (10, 400, True)))
@@ -944,14 +944,14 @@ COPY_CURRICULUM = ((64, 4, 1000, 1e-3), (128, 8, 1000, 1e-3), (256, 16, 1000, 1e
 STAGE_LR = 3e-3                                                                    # a stage's lr unless it names its own (last item)
 CORTEX_RIVALS = ('cortex', 'braincore', 'lstm', 'transformer')
 
-def _cortex_recall(systems, seeds, max_steps, model: dict, progress):
+def _cortex_recall(systems, seeds, max_steps, options: dict, progress):
     from memlab.harness import Task, run_harness
     from memlab.tasks import recall_episodes
     rec = lambda n, s, noisy: recall_episodes(n, segment=32, n_segments=10 if noisy else 8, noisy=noisy, seed=s)
     fit = dict(max_steps=max_steps or 600, batch_size=32, lr=3e-3, warmup_steps=50)
     tasks = [Task(f"recall-{'noisy' if noisy else 'clean'}", train=lambda s, noisy=noisy: rec(2048, s, noisy),
                   test=lambda s, noisy=noisy: {f"recall-{'noisy' if noisy else 'clean'}": rec(200, 1000 + s, noisy)},
-                  fit=fit, model=model) for noisy in (False, True)]
+                  fit=fit, model=options) for noisy in (False, True)]
     return run_harness(list(systems), tasks, tuple(seeds), progress=progress)
 
 def _stage(curriculum: str, stage: tuple):
@@ -967,7 +967,7 @@ def _stage(curriculum: str, stage: tuple):
     n_seg, steps, noisy = stage[:3]
     return partial(recall_episodes, n_segments=n_seg, noisy=noisy), (2048, 200), dict(max_steps=steps, lr=lr), dict(segments=n_seg, noisy=noisy), n_seg
 
-def _cortex_curriculum(systems, seeds, curricula: dict, model_kw: dict, progress: bool, save=lambda rows: None) -> list[dict]:
+def _cortex_curriculum(systems, seeds, curricula: dict, options: dict, progress: bool, save=lambda rows: None) -> list[dict]:
     "Each system and its memoryless control trained by curricula of growing length (recall episodes; selective copy for one named `copy`); accuracy after each stage under the controls (`save`d as each comes)."
     from memlab.harness import build, has_memory
     from memlab.score import score_examples
@@ -977,9 +977,9 @@ def _cortex_curriculum(systems, seeds, curricula: dict, model_kw: dict, progress
         V = _stage(name, stages[0])[0](2, seed=0).vocab_size
         for seed in seeds:
             for system in systems:
-                plain = build(system, V, seed, **model_kw)
+                plain = build(system, V, seed, **options)
                 for memoryless in (False, True) if has_memory(plain, V) else (False,):     # no memory to take away: its own control
-                    model = build(system, V, seed, memoryless=True, **model_kw) if memoryless else plain
+                    model = build(system, V, seed, memoryless=True, **options) if memoryless else plain
                     for stage in stages:
                         make, (n_train, n_test), fit, what, offset = _stage(name, stage)
                         cfg = TrainConfig(**fit, batch_size=32, warmup_steps=30, minutes=None, seed=seed + offset)
@@ -1048,9 +1048,9 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
         if p not in CORTEX_PARTS: raise bad_choice('cortex bench part', p, CORTEX_PARTS)
     out = _out_dir('cortex', out_dir); out.mkdir(parents=True, exist_ok=True)
     cmd = lambda part: f"memlab bench cortex --systems {','.join(systems)} --set parts={part}" + (f' --set "model_kw={model_kw}"' if model_kw else '')
-    model = dict(d_model=d_model, **(model_kw or {}))
+    options = dict(d_model=d_model, **(model_kw or {}))                        # every system is built with these
     if 'recall' in parts:
-        save_results(_cortex_recall(systems, seeds, max_steps, model, progress), out/'recall',
+        save_results(_cortex_recall(systems, seeds, max_steps, options, progress), out/'recall',
                      'cortex: recall episodes beside its rivals, four controls', cmd('recall'))
     def saver(part, title):
         def save(rows):
@@ -1059,10 +1059,10 @@ def bench_cortex(systems=CORTEX_RIVALS, parts=CORTEX_PARTS, seeds=(0, 1), max_st
             atomic_write_text(out/f'{part}.html', curriculum_figure(rows).to_html(include_plotlyjs=True))
         return save
     if 'copy' in parts:
-        _cortex_curriculum(systems, seeds, dict(copy=copy_curriculum), model, progress,
+        _cortex_curriculum(systems, seeds, dict(copy=copy_curriculum), options, progress,
                            saver('copy', f'selective copy (V 16) by a curriculum of (length, tokens to copy, steps[, lr]) {copy_curriculum}'))
     if 'curriculum' in parts:
-        _cortex_curriculum(systems, seeds, curricula, model, progress, saver('curriculum', f'recall episodes by curricula of lengths {curricula}'))
+        _cortex_curriculum(systems, seeds, curricula, options, progress, saver('curriculum', f'recall episodes by curricula of lengths {curricula}'))
     if 'search' in parts:
         rows = _cortex_search(slots, queries, dim, shortlist, nprobe, rounds)
         atomic_write_text(out/'search.json', json.dumps(rows, indent=1))
