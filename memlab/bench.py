@@ -19,7 +19,7 @@ from .core import RUN_FLAGS, ConfigError, atomic_write_text, bad_choice, load_se
 from .harness import markdown_table
 
 # %% auto #0
-__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'CORTEX_PARTS', 'CURRICULA',
+__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'PASSKEY_CALL', 'CORTEX_PARTS', 'CURRICULA',
            'COPY_CURRICULUM', 'STAGE_LR', 'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK', 'PHASE_C', 'bench_search',
            'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar',
            'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile', 'graphed', 'bench_perf', 'telemetry_overhead',
@@ -764,9 +764,10 @@ def bench_titans(systems=None, corpus: str = 'wikitext2', parts=TITANS_PARTS, se
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #76abf5df
+# %% ../nbs/60_bench.ipynb #854fb418
 LIVEMEM_PARTS = ('recall', 'passkey', 'parity', 'load', 'rss')
 PASSKEY_MODEL = dict(d_model=128, n_layers=4, n_heads=4, key_dim=64, chunk=16, ring=1024)
+PASSKEY_CALL = 64                                           # symbols per call, in training and when ingesting
 
 def _every_symbol(ex):
     "Examples with every next symbol scored (language modelling over the haystack), for pretraining."
@@ -789,16 +790,16 @@ def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, model
     from dataclasses import replace
     from memlab.harness import Task, run_harness
     from memlab.tasks import passkey, passkey_grid
-    task = Task('passkey', train=lambda s: _every_symbol(replace(passkey(8000, train_length, seed=s), segment=64)),
-                test=lambda s: {f'passkey-{L}@{d:g}': replace(ex, segment=256) for (L, d), ex in passkey_grid(n, lengths, seed=10_000 + s).items()},
-                fit=dict(max_steps=max_steps or 2000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model=PASSKEY_MODEL, tbptt=True)
+    task = Task('passkey', train=lambda s: _every_symbol(replace(passkey(8000, train_length, seed=s), segment=PASSKEY_CALL)),
+                test=lambda s: {f'passkey-{L}@{d:g}': replace(ex, segment=PASSKEY_CALL) for (L, d), ex in passkey_grid(n, lengths, seed=10_000 + s).items()},
+                fit=dict(max_steps=max_steps or 2000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model=PASSKEY_MODEL)
     return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
 
-# %% ../nbs/60_bench.ipynb #40657f65
+# %% ../nbs/60_bench.ipynb #c9e50de3
 def _livemem_parity(model, vocab, root: Path, n: int, length: int) -> dict:
     from memlab.tasks import QUESTION, haystack
     from memlab.users import Memories, attached, with_ring
-    tiers = {name: Memories(with_ring(model, ring), vocab, root/name) for name, ring in (('memory', length // model.chunk + 8), ('disk', 32))}
+    tiers = {name: Memories(with_ring(model, ring), vocab, root/name, PASSKEY_CALL) for name, ring in (('memory', length // model.chunk + 8), ('disk', 32))}
     g = torch.Generator().manual_seed(5)
     same, diff, archived = 0, 0.0, 0
     for i in range(n):
@@ -820,7 +821,7 @@ def _load_worker(job: tuple) -> list[tuple]:
     from memlab.users import Memories, load_model
     model_path, root, users, ops, ingest_share, seed, ring = job
     torch.set_num_threads(1)
-    mem, rng, rows = Memories(*load_model(model_path, ring), root), random.Random(seed), []
+    mem, rng, rows = Memories(*load_model(model_path, ring), root, PASSKEY_CALL), random.Random(seed), []
     for _ in range(ops):
         u, t = rng.choice(users), time.perf_counter()
         if rng.random() < ingest_share: mem.ingest(u, FILLER * 2); rows.append(('ingest', u, time.perf_counter() - t, ''))
@@ -841,7 +842,7 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
     from memlab.tasks import QUESTION, haystack
     from memlab.users import Memories, load_model
     model, vocab = load_model(model_path, ring)
-    mem, g = Memories(model, vocab, root), torch.Generator().manual_seed(7)
+    mem, g = Memories(model, vocab, root, PASSKEY_CALL), torch.Generator().manual_seed(7)
     keys = (torch.randperm(40_001, generator=g)[:n_users] + 10_000).tolist()
     users = [f'user{i:04d}' for i in range(n_users)]
     key_of = dict(zip(users, map(str, keys)))
@@ -868,7 +869,7 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
                exact=float(np.mean([a == key_of[u] for _, u, _, a in asks])), answers_with_another_users_key=int(leaks),
                bytes_per_user=float(np.mean([mem.nbytes(u) for u in users])), first_ingest_s=ingest_s)
     before = _files(root)                                     # incognito: ten users told something, nothing on disk changes
-    inc = Memories(model, vocab, root, incognito=True)
+    inc = Memories(model, vocab, root, PASSKEY_CALL, incognito=True)
     for u in users[:10]: inc.ingest(u, haystack('99999', 512, 0.5)[0]); inc.ask(u, QUESTION, max_new=5, remember=True)
     res['incognito_files_unchanged'] = _files(root) == before
     gone = users[-10:]                                         # wipe: ten users forgotten, nobody else touched
@@ -881,7 +882,7 @@ def _livemem_rss(model, vocab, root: Path, n_traces: int, piece: int, progress: 
     from tqdm.auto import tqdm
     from memlab.tasks import FILLER
     from memlab.users import Memories
-    mem, rows, text = Memories(model, vocab, root), [], (FILLER * (piece // len(FILLER) + 1))[:piece]
+    mem, rows, text = Memories(model, vocab, root, PASSKEY_CALL), [], (FILLER * (piece // len(FILLER) + 1))[:piece]
     t0 = time.perf_counter()
     with tqdm(total=n_traces, desc='traces', disable=not progress) as bar:
         while not rows or rows[-1]['traces'] < n_traces:
@@ -895,7 +896,7 @@ def _livemem_rss(model, vocab, root: Path, n_traces: int, piece: int, progress: 
 def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int | None = None, train_length: int = 256,
                   lengths=(1024, 2048, 4096, 8192, 12288), n: int = 20, users: int = 1000, history: int = 1024, workers: int = 4,
                   ops: int = 500, ingest_share: float = 0.2, parity_n: int = 20, parity_length: int = 4096,
-                  rss_traces: int = 100_000, rss_piece: int = 65_536, ring: int = 64, model_path: str | None = None,
+                  rss_traces: int = 1_000_000, rss_piece: int = 65_536, ring: int = 64, model_path: str | None = None,
                   progress: bool = True, out_dir: Path | None = None, **_) -> Path:
     "livemem: recall with the four controls, passkey with frozen weights, RAM/disk parity, a load test of `users` users, RSS while ingesting."
     from memlab.core import ConfigError

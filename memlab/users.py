@@ -123,7 +123,7 @@ def _session(self: Memories, user: str, must_exist: bool = True) -> tuple[State,
         return self._ram[user]
     return st, meta, arch
 
-# %% ../nbs/56_users.ipynb #4b19d9d0
+# %% ../nbs/56_users.ipynb #fd2e1ad1
 @contextlib.contextmanager
 def attached(model: LiveMemory, archives: dict):
     "Let `model` read `archives` (reading layer -> a store with `topk`) inside the block."
@@ -140,22 +140,20 @@ def attached(model: LiveMemory, archives: dict):
 
 @patch
 @torch.no_grad()
-def _run(self: Memories, ids: Tensor, state: State, archives: dict, keep: dict | None = None) -> tuple[State, Tensor | None]:
-    "The state after `ids` [T] (and the last call's logits); traces leaving the ring are appended to `keep[layer]`."
-    m, logits = self.model, None
-    with attached(m, archives):
+def _run(self: Memories, ids: Tensor, state: State, archives: dict, keep: dict | None = None) -> State:
+    "The state after `ids` [T]; traces leaving the ring are appended to `keep[layer]`."
+    m = self.model
+    with attached(m, {r: a for r, a in archives.items() if r != m.reads[-1]}):     # the last read feeds only the logits
         for s in range(0, len(ids), self.segment):
             x = ids[s:s + self.segment][None].to(m.device)
-            if keep is not None:
-                C = -(-x.shape[1] // m.chunk)
-                for r in m.reads:
-                    old = state[f'L{r}.t'][0, :C] > 0
-                    if old.any(): keep[r].append(state[f'L{r}.k'][0, :C][old], state[f'L{r}.v'][0, :C][old])
-            out = m(x, state.to(m.device))
-            state, logits = out.state.to('cpu'), out.logits
-    return state, logits
+            C = -(-x.shape[1] // m.chunk)
+            leaving = {r: (state[f'L{r}.k'][0, :C][old], state[f'L{r}.v'][0, :C][old]) for r in m.reads
+                       if (old := state[f'L{r}.t'][0, :C] > 0).any()} if keep is not None else {}
+            state = m(x, state.to(m.device)).state.to('cpu')
+            for r, (k, v) in leaving.items(): keep[r].append(k, v)
+    return state
 
-# %% ../nbs/56_users.ipynb #8e5bb50b
+# %% ../nbs/56_users.ipynb #14e0a5b0
 @contextlib.contextmanager
 def writing(root: str | Path, user: str, wait: float = 30.0):
     "Hold the folder lock of `user` under `root` (made if new), waiting up to `wait` seconds for another writer; yields the folder."
@@ -186,7 +184,7 @@ def ingest(self: Memories, user: str, text: str) -> dict:
     ids, t0 = self.vocab.encode(text), time.perf_counter()
     if self.incognito:
         st, meta, ram = self._session(user, must_exist=False)
-        st, _ = self._run(ids, st, ram, ram)
+        st = self._run(ids, st, ram, ram)
         self._ram[user] = (st, {**meta, 'tokens': meta['tokens'] + len(ids)}, ram)
         return dict(user=user, tokens=len(ids), archived=sum(len(a) for a in ram.values()), seconds=time.perf_counter() - t0, incognito=True)
     d = self.model.key_dim
@@ -197,7 +195,7 @@ def ingest(self: Memories, user: str, text: str) -> dict:
             for r, s in stores.items():
                 done = meta['archived'].get(str(r), (0, 0))[0]
                 if len(s) != done: s.truncate(done)           # traces of an ingest that never committed
-            st, _ = self._run(ids, st, stores, stores)
+            st = self._run(ids, st, stores, stores)
             for s in stores.values(): s.flush()
             meta = {**meta, 'tokens': meta['tokens'] + len(ids), 'archived': {str(r): [len(s), s.crc] for r, s in stores.items()}}
             st.save(f/'state.safetensors', USER_KIND, meta)
@@ -212,7 +210,7 @@ def ask(self: Memories, user: str, question: str, max_new: int = 16, stop: str =
     st, meta, arch = self._session(user)
     ids = self.vocab.encode(question)
     head, tail = ids[:max(0, len(ids) - self.segment)], ids[max(0, len(ids) - self.segment):]
-    if len(head): st, _ = self._run(head, st, arch)
+    if len(head): st = self._run(head, st, arch)
     out = []
     with attached(self.model, arch):
         for _ in range(max_new):
