@@ -795,7 +795,7 @@ def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, model
                 fit=dict(max_steps=max_steps or 2000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model=PASSKEY_MODEL)
     return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
 
-# %% ../nbs/60_bench.ipynb #c9e50de3
+# %% ../nbs/60_bench.ipynb #2f8df7d9
 def _livemem_parity(model, vocab, root: Path, n: int, length: int) -> dict:
     from memlab.tasks import QUESTION, haystack
     from memlab.users import Memories, attached, with_ring
@@ -843,9 +843,9 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
     from memlab.users import Memories, load_model
     model, vocab = load_model(model_path, ring)
     mem, g = Memories(model, vocab, root, PASSKEY_CALL), torch.Generator().manual_seed(7)
-    keys = (torch.randperm(40_001, generator=g)[:n_users] + 10_000).tolist()
+    drawn = (torch.randperm(40_001, generator=g)[:2 * n_users] + 10_000).tolist()
     users = [f'user{i:04d}' for i in range(n_users)]
-    key_of = dict(zip(users, map(str, keys)))
+    key_of, unassigned = dict(zip(users, map(str, drawn[:n_users]))), set(map(str, drawn[n_users:]))
     t0 = time.perf_counter()
     for u in tqdm(users, desc='ingest users', disable=not progress):
         mem.ingest(u, haystack(key_of[u], history, float(torch.rand((), generator=g)))[0])
@@ -862,11 +862,13 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
     lat = np.array([r[2] for r in asks]) * 1000
     others = set(key_of.values())
     leaks = sum(a != key_of[u] and a in others for _, u, _, a in asks)
+    by_chance = sum(a in unassigned for _, u, _, a in asks)
     res = dict(users=n_users, history_symbols=history, workers=workers, operations=len(rows), asks=len(asks),
                ingests=len(rows) - len(asks), wall_s=wall, queries_per_s=len(asks) / wall,
                ask_p50_ms=float(np.percentile(lat, 50)), ask_p99_ms=float(np.percentile(lat, 99)),
                ingest_p50_ms=float(np.percentile([r[2] * 1000 for r in rows if r[0] == 'ingest'] or [np.nan], 50)),
                exact=float(np.mean([a == key_of[u] for _, u, _, a in asks])), answers_with_another_users_key=int(leaks),
+               answers_with_an_unassigned_key=int(by_chance),
                bytes_per_user=float(np.mean([mem.nbytes(u) for u in users])), first_ingest_s=ingest_s)
     before = _files(root)                                     # incognito: ten users told something, nothing on disk changes
     inc = Memories(model, vocab, root, PASSKEY_CALL, incognito=True)
@@ -878,11 +880,21 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
     res['other_users_unchanged'] = _files(root) == {k: v for k, v in before.items() if k.split('/')[0] not in gone}
     return res
 
-def _livemem_rss(model, vocab, root: Path, n_traces: int, piece: int, progress: bool) -> list[dict]:
+def _livemem_rss(model_path: Path, ring: int, root: Path, n_traces: int, piece: int, progress: bool) -> list[dict]:
+    "The RSS curve, measured in a fresh process: in this one, the allocator keeps what the earlier parts freed, and a flat curve would show only that."
+    import subprocess, sys
+    code = 'import json, sys; from memlab.bench import _rss_curve; print(json.dumps(_rss_curve(*json.loads(sys.argv[1]))))'
+    p = subprocess.run([sys.executable, '-c', code, json.dumps([str(model_path), ring, str(root), n_traces, piece, progress])],
+                       stdout=subprocess.PIPE, text=True)
+    if p.returncode: raise RuntimeError(f"the RSS process failed with exit status {p.returncode} (its stderr is above)")
+    return json.loads(p.stdout)
+
+def _rss_curve(model_path: str, ring: int, root: str, n_traces: int, piece: int, progress: bool) -> list[dict]:
+    "One user ingests filler in pieces of `piece` symbols until `n_traces` are archived; traces, RSS and disk after each piece."
     from tqdm.auto import tqdm
     from memlab.tasks import FILLER
-    from memlab.users import Memories
-    mem, rows, text = Memories(model, vocab, root, PASSKEY_CALL), [], (FILLER * (piece // len(FILLER) + 1))[:piece]
+    from memlab.users import Memories, load_model
+    mem, rows, text = Memories(*load_model(model_path, ring), root, PASSKEY_CALL), [], (FILLER * (piece // len(FILLER) + 1))[:piece]
     t0 = time.perf_counter()
     with tqdm(total=n_traces, desc='traces', disable=not progress) as bar:
         while not rows or rows[-1]['traces'] < n_traces:
@@ -901,7 +913,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     "livemem: recall with the four controls, passkey with frozen weights, RAM/disk parity, a load test of `users` users, RSS while ingesting."
     from memlab.core import ConfigError
     from memlab.harness import save_results
-    from memlab.users import load_model, save_model, with_ring
+    from memlab.users import load_model, save_model
     from memlab.tasks import PASSKEY_VOCAB
     parts = _names(parts)
     for p in parts:
@@ -928,7 +940,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
         if 'parity' in parts: res['parity'] = _livemem_parity(model, vocab, out/'users-parity', parity_n, parity_length); save()
         if 'load' in parts: res['load'] = _livemem_load(Path(model_path), out/'users-load', users, history, workers, ops, ingest_share, ring, progress); save()
         if 'rss' in parts:
-            res['rss'] = _livemem_rss(with_ring(model, ring), vocab, out/'users-rss', rss_traces, rss_piece, progress); save()
+            res['rss'] = _livemem_rss(Path(model_path), ring, out/'users-rss', rss_traces, rss_piece, progress); save()
             import plotly.graph_objects as go
             fig = go.Figure(go.Scatter(x=[r['traces'] for r in res['rss']], y=[r['rss_mb'] for r in res['rss']], mode='lines+markers', name='RSS'))
             fig.add_scatter(x=[r['traces'] for r in res['rss']], y=[r['disk_mb'] for r in res['rss']], mode='lines', name="the user's files")
