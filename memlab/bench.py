@@ -764,7 +764,7 @@ def bench_titans(systems=None, corpus: str = 'wikitext2', parts=TITANS_PARTS, se
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #854fb418
+# %% ../nbs/60_bench.ipynb #8a0d71f9
 LIVEMEM_PARTS = ('recall', 'passkey', 'parity', 'load', 'rss')
 PASSKEY_MODEL = dict(d_model=128, n_layers=4, n_heads=4, key_dim=64, chunk=16, ring=1024)
 PASSKEY_CALL = 64                                           # symbols per call, in training and when ingesting
@@ -786,20 +786,20 @@ def _livemem_recall(seeds, max_steps, progress):
                   fit=fit, model=dict(d_model=64, key_dim=32, chunk=4, ring=64)) for noisy in (False, True)]
     return run_harness(['livemem'], tasks, tuple(seeds), progress=progress)
 
-def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, models):
+def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, models, options):
     from dataclasses import replace
     from memlab.harness import Task, run_harness
     from memlab.tasks import passkey, passkey_grid
     task = Task('passkey', train=lambda s: _every_symbol(replace(passkey(8000, train_length, seed=s), segment=PASSKEY_CALL)),
                 test=lambda s: {f'passkey-{L}@{d:g}': replace(ex, segment=PASSKEY_CALL) for (L, d), ex in passkey_grid(n, lengths, seed=10_000 + s).items()},
-                fit=dict(max_steps=max_steps or 2000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model=PASSKEY_MODEL)
+                fit=dict(max_steps=max_steps or 2000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model={**PASSKEY_MODEL, **options})
     return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
 
-# %% ../nbs/60_bench.ipynb #2f8df7d9
+# %% ../nbs/60_bench.ipynb #f7a3ad45
 def _livemem_parity(model, vocab, root: Path, n: int, length: int) -> dict:
     from memlab.tasks import QUESTION, haystack
     from memlab.users import Memories, attached, with_ring
-    tiers = {name: Memories(with_ring(model, ring), vocab, root/name, PASSKEY_CALL) for name, ring in (('memory', length // model.chunk + 8), ('disk', 32))}
+    tiers = {name: Memories(with_ring(model, ring), vocab, root/name, PASSKEY_CALL) for name, ring in (('memory', length // model.stride + 8), ('disk', 32))}
     g = torch.Generator().manual_seed(5)
     same, diff, archived = 0, 0.0, 0
     for i in range(n):
@@ -909,7 +909,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
                   lengths=(1024, 2048, 4096, 8192, 12288), n: int = 20, users: int = 1000, history: int = 1024, workers: int = 4,
                   ops: int = 500, ingest_share: float = 0.2, parity_n: int = 20, parity_length: int = 4096,
                   rss_traces: int = 1_000_000, rss_piece: int = 65_536, ring: int = 64, model_path: str | None = None,
-                  progress: bool = True, out_dir: Path | None = None, **_) -> Path:
+                  passkey_model: dict | None = None, progress: bool = True, out_dir: Path | None = None, **_) -> Path:
     "livemem: recall with the four controls, passkey with frozen weights, RAM/disk parity, a load test of `users` users, RSS while ingesting."
     from memlab.core import ConfigError
     from memlab.harness import save_results
@@ -930,10 +930,11 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     model = None
     if 'passkey' in parts:
         models = {}
-        save_results(_livemem_passkey(seeds, max_steps, _names(lengths) if isinstance(lengths, str) else lengths, n, train_length, progress, models),
+        save_results(_livemem_passkey(seeds, max_steps, _names(lengths) if isinstance(lengths, str) else lengths, n, train_length, progress, models,
+                                      passkey_model or {}),
                      out/'passkey', 'livemem: passkey retrieval with the weights frozen', 'memlab bench livemem --set parts=passkey')
         model = models[('livemem', 'passkey', seeds[0])]
-        model_path = save_model(model, PASSKEY_VOCAB, out/'passkey-model')
+        model_path = save_model(model, PASSKEY_VOCAB, out/'passkey-model', PASSKEY_CALL)
     if {'parity', 'load', 'rss'} & set(parts):
         if model_path is None: raise ConfigError("the parity, load and rss parts need a passkey model: add the passkey part, or --set model_path=FILE")
         model, vocab = load_model(model_path)

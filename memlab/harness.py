@@ -25,8 +25,8 @@ from .train import ExampleSource, TrainConfig, Trainer
 # %% auto #0
 __all__ = ['RESULT_METRICS', 'CAUSAL_TOL', 'CONTROL_COLOURS', 'CONTINUAL', 'carries_state', 'has_memory', 'build', 'state_bytes',
            'Task', 'run_harness', 'leaderboard_rows', 'markdown_table', 'leaderboard_md', 'controls_figure',
-           'distance_figure', 'length_figure', 'memory_figure', 'figures', 'save_results', 'fisher_diagonal',
-           'ewc_penalty', 'joined', 'sampled', 'run_continual']
+           'distance_figure', 'length_figure', 'grid_figure', 'memory_figure', 'figures', 'save_results',
+           'fisher_diagonal', 'ewc_penalty', 'joined', 'sampled', 'run_continual']
 
 # %% ../nbs/55_harness.ipynb #0ba71187
 def carries_state(model: SequenceModel, vocab_size: int) -> bool:
@@ -218,7 +218,7 @@ def leaderboard_md(ds, title: str = 'memlab bench') -> str:
     for t in ds.task.values: out += [f'\n## {t}\n\n', markdown_table(leaderboard_rows(ds, str(t)))]
     return ''.join(out)
 
-# %% ../nbs/55_harness.ipynb #af2a3269
+# %% ../nbs/55_harness.ipynb #98ae0b55
 CONTROL_COLOURS = dict(on='#1f77b4', reset='#ff7f0e', shuffled='#9467bd', none='#7f7f7f')
 
 def controls_figure(ds):
@@ -268,6 +268,26 @@ def length_figure(ds, family: str, metric: str = 'exact'):
     fig.update_xaxes(type='log', title='sequence length (tokens)'); fig.update_yaxes(title=metric, range=[0, 1.05])
     return fig.update_layout(title=f'{family}: {metric} by length', height=340, width=620)
 
+def grid_figure(ds, family: str, metric: str = 'exact'):
+    "Heatmaps of `metric` over length × depth for tasks named `<family>-<length>@<depth>`: a row per system, a panel per control."
+    import re
+    from plotly.subplots import make_subplots
+    cells = {m.groups(): str(t) for t in ds.task.values if (m := re.fullmatch(rf'{re.escape(family)}-(\d+)@(.+)', str(t)))}
+    Ls, Ds = sorted({int(L) for L, _ in cells}), sorted({float(d) for _, d in cells})
+    at = {(int(L), float(d)): t for (L, d), t in cells.items()}
+    systems, controls = [str(s) for s in ds.system.values], [str(c) for c in ds.control.values]
+    fig = make_subplots(len(systems), len(controls), subplot_titles=[f'{s} · {c}' for s in systems for c in controls])
+    for i, s in enumerate(systems, 1):
+        for j, c in enumerate(controls, 1):
+            z = [[float(ds.result.sel(system=s, control=c, metric=metric, task=at[L, d]).mean()) if (L, d) in at else None for L in Ls] for d in Ds]
+            fig.add_heatmap(z=z, x=[str(L) for L in Ls], y=[f'{d:g}' for d in Ds], zmin=0, zmax=1, colorscale='Viridis',
+                            showscale=i == j == 1, text=[[f'{v:.2f}' if v is not None else '' for v in row] for row in z],
+                            texttemplate='%{text}', row=i, col=j)
+            fig.update_xaxes(title_text='length (tokens)', type='category', row=i, col=j)
+            fig.update_yaxes(title_text='depth of the evidence', row=i, col=j)
+    return fig.update_layout(title=f'{family}: {metric} over length × depth', height=300 * len(systems) + 60,
+                             width=max(420, 340 * len(controls)))
+
 def memory_figure(ds):
     "Recall (accuracy with memory on) against state bytes per sequence; colour = system, symbol = task."
     import plotly.express as px
@@ -279,7 +299,7 @@ def memory_figure(ds):
                      labels=dict(state_bytes='state bytes per sequence'), title='Recall vs memory kept')
     return fig.update_traces(marker_size=11).update_layout(height=340, width=620)
 
-# %% ../nbs/55_harness.ipynb #367f09e9
+# %% ../nbs/55_harness.ipynb #222fd235
 def _families(ds) -> list[str]:
     import re
     fam = [m.group(1) for t in ds.task.values if (m := re.fullmatch(r'(.+)-(\d+)(@.*)?', str(t)))]
@@ -291,7 +311,10 @@ def figures(ds) -> dict:
     if any(not _is_lm(ds, str(t)) for t in ds.task.values): figs['memory'] = memory_figure(ds)
     for t in ds.task.values:
         if np.isfinite(ds.accuracy_by_distance.sel(task=t)).any(): figs[f'distance {t}'] = distance_figure(ds, str(t))
-    for f in _families(ds): figs[f'length {f}'] = length_figure(ds, f)
+    for f in _families(ds):
+        figs[f'length {f}'] = length_figure(ds, f)
+        if len({str(t).split('@')[-1] for t in ds.task.values if str(t).startswith(f'{f}-') and '@' in str(t)}) > 1:
+            figs[f'grid {f}'] = grid_figure(ds, f)
     return figs
 
 def save_results(ds, out: Path, title: str, command: str = '') -> Path:

@@ -24,7 +24,7 @@ from .systems.livemem import LiveMemory
 __all__ = ['USER_KIND', 'USER_SCHEMA', 'USER_NAME', 'UserMemoryError', 'model_fingerprint', 'user_folder', 'Memories', 'attached',
            'writing', 'forget_user', 'save_model', 'with_ring', 'load_model']
 
-# %% ../nbs/56_users.ipynb #f582b7cc
+# %% ../nbs/56_users.ipynb #e32aa695
 USER_KIND, USER_SCHEMA = 'livemem-user', 1
 USER_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,63}')
 
@@ -49,9 +49,9 @@ class Memories:
                  wait: float = 30.0):
         if not isinstance(model, LiveMemory): raise ConfigError(f"Memories serves a livemem model, not {type(model).__name__}")
         if not model.ring: raise ConfigError("Memories needs a model that carries traces (ring > 0); this one has ring=0")
-        segment = segment or min(256, model.ring * model.chunk)     # tokens per call while ingesting
-        if not 1 <= segment <= model.ring * model.chunk:
-            raise ConfigError(f"segment={segment} must lie in 1..{model.ring * model.chunk} (ring × chunk): a call may not close more "
+        segment = segment or model.segment or min(256, model.ring * model.stride)     # tokens per call while ingesting
+        if not 1 <= segment <= model.ring * model.stride:
+            raise ConfigError(f"segment={segment} must lie in 1..{model.ring * model.stride} (ring × stride): a call may not close more "
                               f"traces than the ring holds")
         self.model, self.vocab, self.root, self.segment, self.incognito, self.wait = model.eval(), vocab, Path(root), segment, incognito, wait
         for p in model.parameters(): p.requires_grad_(False)
@@ -123,7 +123,7 @@ def _session(self: Memories, user: str, must_exist: bool = True) -> tuple[State,
         return self._ram[user]
     return st, meta, arch
 
-# %% ../nbs/56_users.ipynb #fd2e1ad1
+# %% ../nbs/56_users.ipynb #045e950c
 @contextlib.contextmanager
 def attached(model: LiveMemory, archives: dict):
     "Let `model` read `archives` (reading layer -> a store with `topk`) inside the block."
@@ -146,7 +146,7 @@ def _run(self: Memories, ids: Tensor, state: State, archives: dict, keep: dict |
     with attached(m, {r: a for r, a in archives.items() if r != m.reads[-1]}):     # the last read feeds only the logits
         for s in range(0, len(ids), self.segment):
             x = ids[s:s + self.segment][None].to(m.device)
-            C = -(-x.shape[1] // m.chunk)
+            C = -(-x.shape[1] // m.stride)
             leaving = {r: (state[f'L{r}.k'][0, :C][old], state[f'L{r}.v'][0, :C][old]) for r in m.reads
                        if (old := state[f'L{r}.t'][0, :C] > 0).any()} if keep is not None else {}
             state = m(x, state.to(m.device)).state.to('cpu')
@@ -228,18 +228,19 @@ def forget(self: Memories, user: str) -> list[str]:
     self._ram.pop(user, None)
     return forget_user(self.root, user, self.wait)
 
-# %% ../nbs/56_users.ipynb #02409ddd
-def save_model(model: LiveMemory, vocab: Vocab, path: str | Path) -> Path:
-    "Write `model`'s weights and `vocab` to `path` (.safetensors + .json), for `load_model` and the `memlab ingest/ask` commands."
+# %% ../nbs/56_users.ipynb #b5273d60
+def save_model(model: LiveMemory, vocab: Vocab, path: str | Path, segment: int | None = None) -> Path:
+    "Write `model`'s weights and `vocab` to `path` (.safetensors + .json), for `load_model` and the `memlab ingest/ask` commands; `segment`: the symbols per call it was trained in."
     from memlab.train import save_weights
     path = Path(path).with_suffix('.safetensors')
-    save_weights(model, path, dict(system='livemem', vocab=list(vocab.itos), level=vocab.level))
+    save_weights(model, path, dict(system='livemem', vocab=list(vocab.itos), level=vocab.level, segment=segment or model.segment))
     return path
 
 def with_ring(model: LiveMemory, ring: int) -> LiveMemory:
     "The same weights with a ring of `ring` traces per reading layer (the ring is memory, not a weight; a user's archive keeps the rest)."
     m = LiveMemory.build(model.embed.weight.shape[0], **{**{k: v for k, v in model.config.items() if k != 'vocab_size'}, 'ring': ring})
     m.load_state_dict(model.state_dict())
+    m.segment = model.segment
     return m.to(model.device)
 
 def load_model(path: str | Path, ring: int | None = None) -> tuple[LiveMemory, Vocab]:
@@ -253,6 +254,7 @@ def load_model(path: str | Path, ring: int | None = None) -> tuple[LiveMemory, V
         vocab = lookup('corpus', cfg['corpus'])().vocab
         model = LiveMemory.build(len(vocab), **{k: v for k, v in cfg['model'].items() if k != 'vocab_size'})
         _load_into(model, read_checkpoint(ck)[0]['weights.safetensors'], ck/'weights.safetensors')
+        model.segment = cfg['train'].get('seq_len')
         return (model if ring is None else with_ring(model, ring)), vocab
     path = path.with_suffix('.safetensors')
     if not path.with_suffix('.json').is_file():
@@ -263,4 +265,5 @@ def load_model(path: str | Path, ring: int | None = None) -> tuple[LiveMemory, V
     vocab = Vocab(meta['vocab'], meta.get('level', 'char'))
     model = LiveMemory.build(len(vocab), **{k: v for k, v in meta['config'].items() if k != 'vocab_size'})
     load_weights(model, path)
+    model.segment = meta.get('segment')
     return (model if ring is None else with_ring(model, ring)), vocab

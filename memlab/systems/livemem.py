@@ -21,7 +21,7 @@ from .interface import Output, SequenceModel, TiedEmbedding
 # %% auto #0
 __all__ = ['LiveMemory']
 
-# %% ../../nbs/16_livemem.ipynb #2c6ea3c3
+# %% ../../nbs/16_livemem.ipynb #3e4e0b3f
 @register('system', 'livemem')
 class LiveMemory(SequenceModel):
     "A transformer whose layers write pooled traces every `chunk` positions and read the `top_k` best visible ones every `read_every` layers."
@@ -34,15 +34,17 @@ class LiveMemory(SequenceModel):
 
     def __init__(self, vocab_size: int, d_model: int = 128, n_layers: int = 4, n_heads: int = 4, mlp_ratio: int = 4,
                  chunk: int = 16, read_every: int = 4, key_dim: int = 64, top_k: int = 8, ring: int = 256,
-                 dropout: float = 0.0, leaky: bool = False):
+                 dropout: float = 0.0, leaky: bool = False, stride: int | None = None):
         super().__init__()
         if d_model % n_heads: raise ConfigError(f"livemem: d_model={d_model} must be divisible by n_heads={n_heads}")
+        if stride is not None and not 1 <= stride <= chunk:
+            raise ConfigError(f"livemem: stride={stride} must lie in 1..chunk={chunk} (a chunk starts every stride positions)")
         self.reads = [i for i in range(n_layers) if i % read_every == read_every // 2]
         if not self.reads:
             raise ConfigError(f"livemem: with n_layers={n_layers} and read_every={read_every} no layer reads traces (the first "
                               f"would be layer {read_every // 2}); give more layers or a smaller read_every")
         self.writer_of = {l: r for prev, r in zip([0, *self.reads[:-1]], self.reads) for l in range(prev, r)}
-        self.chunk, self.key_dim, self.top_k, self.ring, self.leaky = chunk, key_dim, top_k, ring, leaky
+        self.chunk, self.stride, self.key_dim, self.top_k, self.ring, self.leaky = chunk, stride or chunk, key_dim, top_k, ring, leaky
         self.embed = TiedEmbedding(vocab_size, d_model)
         self.blocks = nn.ModuleList(Block(d_model, n_heads, mlp_ratio, dropout) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
@@ -52,6 +54,7 @@ class LiveMemory(SequenceModel):
         self.null = nn.Parameter(torch.zeros(len(self.reads)))
         self.archive: dict[int, Callable] | None = None     # reading layer -> query [B, T, key_dim] -> (scores, values): a user's history
         self._capture, self._seen = False, {}
+        self.segment: int | None = None    # symbols per call it was trained in, when known (`memlab.users` ingests in such calls)
 
     def init_state(self, batch_size: int, device=None) -> State:
         "An empty ring of `ring` traces per reading layer and a zero clock (nothing at all when `ring=0`)."
@@ -66,17 +69,17 @@ class LiveMemory(SequenceModel):
         "Keys and values of every layer's attention over the current call (float32)."
         return 2 * len(self.blocks) * seq_len * self.embed.weight.shape[1] * 4
 
-# %% ../../nbs/16_livemem.ipynb #fdce9758
+# %% ../../nbs/16_livemem.ipynb #bb84075e
 @patch
 def traces(self: LiveMemory, written: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    "Keys and values [B, C, key_dim] pooled from `written` [B, T, 2·key_dim] per chunk, and each chunk's last position [C] in the call."
+    "Keys and values [B, C, key_dim] pooled from `written` [B, T, 2·key_dim] per chunk (one starting every `stride` positions), and each chunk's last position [C] in the call."
     B, T, _ = written.shape
-    C = -(-T // self.chunk)
-    pad = F.pad(written, (0, 0, 0, C * self.chunk - T)).view(B, C, self.chunk, -1)
-    ends = (torch.arange(C, device=written.device) + 1) * self.chunk - 1
-    n = (ends.clamp(max=T - 1) - ends + self.chunk).to(written.dtype)           # positions in each chunk (the last may be short)
-    pooled = pad.sum(2) / n[None, :, None]
-    return pooled[..., :self.key_dim], pooled[..., self.key_dim:], ends.clamp(max=T - 1)
+    C = -(-T // self.stride)
+    starts = torch.arange(C, device=written.device) * self.stride
+    ends = (starts + self.chunk).clamp(max=T) - 1
+    win = F.pad(written, (0, 0, 0, (C - 1) * self.stride + self.chunk - T)).unfold(1, self.chunk, self.stride)   # [B, C, 2·key_dim, chunk]
+    pooled = win.sum(-1) / (ends - starts + 1).to(written.dtype)[None, :, None]  # the last ones may be short
+    return pooled[..., :self.key_dim], pooled[..., self.key_dim:], ends
 
 # %% ../../nbs/16_livemem.ipynb #58624756
 @patch
