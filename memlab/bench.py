@@ -764,9 +764,9 @@ def bench_titans(systems=None, corpus: str = 'wikitext2', parts=TITANS_PARTS, se
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #8a0d71f9
+# %% ../nbs/60_bench.ipynb #d2835d3e
 LIVEMEM_PARTS = ('recall', 'passkey', 'parity', 'load', 'rss')
-PASSKEY_MODEL = dict(d_model=128, n_layers=4, n_heads=4, key_dim=64, chunk=16, ring=1024)
+PASSKEY_MODEL = dict(d_model=128, n_layers=4, n_heads=4, key_dim=64, chunk=16, stride=8, ring=2048)   # half-overlapping chunks: a key lies whole in some trace
 PASSKEY_CALL = 64                                           # symbols per call, in training and when ingesting
 
 def _every_symbol(ex):
@@ -792,7 +792,7 @@ def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, model
     from memlab.tasks import passkey, passkey_grid
     task = Task('passkey', train=lambda s: _every_symbol(replace(passkey(8000, train_length, seed=s), segment=PASSKEY_CALL)),
                 test=lambda s: {f'passkey-{L}@{d:g}': replace(ex, segment=PASSKEY_CALL) for (L, d), ex in passkey_grid(n, lengths, seed=10_000 + s).items()},
-                fit=dict(max_steps=max_steps or 2000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model={**PASSKEY_MODEL, **options})
+                fit=dict(max_steps=max_steps or 4000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model={**PASSKEY_MODEL, **options})
     return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
 
 # %% ../nbs/60_bench.ipynb #f7a3ad45
