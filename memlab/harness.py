@@ -218,7 +218,7 @@ def leaderboard_md(ds, title: str = 'memlab bench') -> str:
     for t in ds.task.values: out += [f'\n## {t}\n\n', markdown_table(leaderboard_rows(ds, str(t)))]
     return ''.join(out)
 
-# %% ../nbs/55_harness.ipynb #98ae0b55
+# %% ../nbs/55_harness.ipynb #e3d76b90
 CONTROL_COLOURS = dict(on='#1f77b4', reset='#ff7f0e', shuffled='#9467bd', none='#7f7f7f')
 
 def controls_figure(ds):
@@ -284,7 +284,7 @@ def grid_figure(ds, family: str, metric: str = 'exact'):
                             showscale=i == j == 1, text=[[f'{v:.2f}' if v is not None else '' for v in row] for row in z],
                             texttemplate='%{text}', row=i, col=j)
             fig.update_xaxes(title_text='length (tokens)', type='category', row=i, col=j)
-            fig.update_yaxes(title_text='depth of the evidence', row=i, col=j)
+            if j == 1: fig.update_yaxes(title_text='depth of the evidence', row=i, col=j)
     return fig.update_layout(title=f'{family}: {metric} over length × depth', height=300 * len(systems) + 60,
                              width=max(420, 340 * len(controls)))
 
