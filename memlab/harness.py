@@ -218,7 +218,7 @@ def leaderboard_md(ds, title: str = 'memlab bench') -> str:
     for t in ds.task.values: out += [f'\n## {t}\n\n', markdown_table(leaderboard_rows(ds, str(t)))]
     return ''.join(out)
 
-# %% ../nbs/55_harness.ipynb #e3d76b90
+# %% ../nbs/55_harness.ipynb #588c382c
 CONTROL_COLOURS = dict(on='#1f77b4', reset='#ff7f0e', shuffled='#9467bd', none='#7f7f7f')
 
 def controls_figure(ds):
@@ -272,9 +272,8 @@ def grid_figure(ds, family: str, metric: str = 'exact'):
     "Heatmaps of `metric` over length × depth for tasks named `<family>-<length>@<depth>`: a row per system, a panel per control."
     import re
     from plotly.subplots import make_subplots
-    cells = {m.groups(): str(t) for t in ds.task.values if (m := re.fullmatch(rf'{re.escape(family)}-(\d+)@(.+)', str(t)))}
-    Ls, Ds = sorted({int(L) for L, _ in cells}), sorted({float(d) for _, d in cells})
-    at = {(int(L), float(d)): t for (L, d), t in cells.items()}
+    at = {(int(m[1]), float(m[2])): str(t) for t in ds.task.values if (m := re.fullmatch(rf'{re.escape(family)}-(\d+)@(.+)', str(t)))}
+    Ls, Ds = sorted({L for L, _ in at}), sorted({d for _, d in at})
     systems, controls = [str(s) for s in ds.system.values], [str(c) for c in ds.control.values]
     fig = make_subplots(len(systems), len(controls), subplot_titles=[f'{s} · {c}' for s in systems for c in controls])
     for i, s in enumerate(systems, 1):
