@@ -795,11 +795,11 @@ def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, model
                 fit=dict(max_steps=max_steps or 4000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model={**PASSKEY_MODEL, **options})
     return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
 
-# %% ../nbs/60_bench.ipynb #f7a3ad45
+# %% ../nbs/60_bench.ipynb #aa765748
 def _livemem_parity(model, vocab, root: Path, n: int, length: int) -> dict:
     from memlab.tasks import QUESTION, haystack
     from memlab.users import Memories, attached, with_ring
-    tiers = {name: Memories(with_ring(model, ring), vocab, root/name, PASSKEY_CALL) for name, ring in (('memory', length // model.stride + 8), ('disk', 32))}
+    tiers = {name: Memories(with_ring(model, ring), vocab, root/name) for name, ring in (('memory', length // model.stride + 8), ('disk', 32))}
     g = torch.Generator().manual_seed(5)
     same, diff, archived = 0, 0.0, 0
     for i in range(n):
@@ -814,6 +814,18 @@ def _livemem_parity(model, vocab, root: Path, n: int, length: int) -> dict:
         same += outs[0][0] == outs[1][0]; diff = max(diff, float((outs[0][1] - outs[1][1]).abs().max()))
     return dict(haystacks=n, length=length, traces_on_disk=archived / n, same_answer=same / n, max_logit_difference=diff)
 
+def _fresh(func: str, *args):
+    "`memlab.bench.<func>(*args)` started in a fresh Python process, JSON in; `_results` waits for what it prints."
+    import subprocess, sys
+    code = f'import json, sys; from memlab.bench import {func}; print(json.dumps({func}(*json.loads(sys.argv[1]))))'
+    return subprocess.Popen([sys.executable, '-c', code, json.dumps(args)], stdout=subprocess.PIPE, text=True)
+
+def _results(procs: list, what: str) -> list:
+    "What each process of `_fresh` returned, in order; an error naming the `what` that failed."
+    outs = [p.communicate()[0] for p in procs]
+    if bad := [w for w, p in enumerate(procs) if p.returncode]: raise RuntimeError(f"{what} {bad} failed (see their stderr above)")
+    return [json.loads(o) for o in outs]
+
 def _load_worker(job: tuple) -> list[tuple]:
     "One load-test worker: `ops` operations on random users; (kind, user, seconds, answer) per operation."
     import random
@@ -821,7 +833,7 @@ def _load_worker(job: tuple) -> list[tuple]:
     from memlab.users import Memories, load_model
     model_path, root, users, ops, ingest_share, seed, ring = job
     torch.set_num_threads(1)
-    mem, rng, rows = Memories(*load_model(model_path, ring), root, PASSKEY_CALL), random.Random(seed), []
+    mem, rng, rows = Memories(*load_model(model_path, ring), root), random.Random(seed), []
     for _ in range(ops):
         u, t = rng.choice(users), time.perf_counter()
         if rng.random() < ingest_share: mem.ingest(u, FILLER * 2); rows.append(('ingest', u, time.perf_counter() - t, ''))
@@ -837,12 +849,11 @@ def _files(root: Path, skip=()) -> dict:
 
 def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, workers: int, ops: int, ingest_share: float,
                   ring: int, progress: bool) -> dict:
-    import subprocess, sys
     from tqdm.auto import tqdm
     from memlab.tasks import QUESTION, haystack
     from memlab.users import Memories, load_model
     model, vocab = load_model(model_path, ring)
-    mem, g = Memories(model, vocab, root, PASSKEY_CALL), torch.Generator().manual_seed(7)
+    mem, g = Memories(model, vocab, root), torch.Generator().manual_seed(7)
     drawn = (torch.randperm(40_001, generator=g)[:2 * n_users] + 10_000).tolist()
     users = [f'user{i:04d}' for i in range(n_users)]
     key_of, unassigned = dict(zip(users, map(str, drawn[:n_users]))), set(map(str, drawn[n_users:]))
@@ -851,13 +862,11 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
         mem.ingest(u, haystack(key_of[u], history, float(torch.rand((), generator=g)))[0])
     ingest_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    code = 'import json, sys; from memlab.bench import _load_worker; print(json.dumps(_load_worker(json.loads(sys.argv[1]))))'
-    procs = [subprocess.Popen([sys.executable, '-c', code, json.dumps([str(model_path), str(root), users, ops, ingest_share, 100 + w, ring])],
-                              stdout=subprocess.PIPE, text=True) for w in range(workers)]     # separate processes, as separate servers would be
-    outs = [p.communicate()[0] for p in procs]
+    procs = [_fresh('_load_worker', [str(model_path), str(root), users, ops, ingest_share, 100 + w, ring])
+             for w in range(workers)]                                      # separate processes, as separate servers would be
+    outs = _results(procs, 'load-test workers')
     wall = time.perf_counter() - t0
-    if bad := [w for w, p in enumerate(procs) if p.returncode]: raise RuntimeError(f"load-test workers {bad} failed (see their stderr above)")
-    rows = [tuple(r) for o in outs for r in json.loads(o)]
+    rows = [tuple(r) for o in outs for r in o]
     asks = [r for r in rows if r[0] == 'ask']
     lat = np.array([r[2] for r in asks]) * 1000
     others = set(key_of.values())
@@ -871,7 +880,7 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
                answers_with_an_unassigned_key=int(by_chance),
                bytes_per_user=float(np.mean([mem.nbytes(u) for u in users])), first_ingest_s=ingest_s)
     before = _files(root)                                     # incognito: ten users told something, nothing on disk changes
-    inc = Memories(model, vocab, root, PASSKEY_CALL, incognito=True)
+    inc = Memories(model, vocab, root, incognito=True)
     for u in users[:10]: inc.ingest(u, haystack('99999', 512, 0.5)[0]); inc.ask(u, QUESTION, max_new=5, remember=True)
     res['incognito_files_unchanged'] = _files(root) == before
     gone = users[-10:]                                         # wipe: ten users forgotten, nobody else touched
@@ -882,19 +891,14 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
 
 def _livemem_rss(model_path: Path, ring: int, root: Path, n_traces: int, piece: int, progress: bool) -> list[dict]:
     "The RSS curve, measured in a fresh process: in this one, the allocator keeps what the earlier parts freed, and a flat curve would show only that."
-    import subprocess, sys
-    code = 'import json, sys; from memlab.bench import _rss_curve; print(json.dumps(_rss_curve(*json.loads(sys.argv[1]))))'
-    p = subprocess.run([sys.executable, '-c', code, json.dumps([str(model_path), ring, str(root), n_traces, piece, progress])],
-                       stdout=subprocess.PIPE, text=True)
-    if p.returncode: raise RuntimeError(f"the RSS process failed with exit status {p.returncode} (its stderr is above)")
-    return json.loads(p.stdout)
+    return _results([_fresh('_rss_curve', str(model_path), ring, str(root), n_traces, piece, progress)], 'the RSS process')[0]
 
 def _rss_curve(model_path: str, ring: int, root: str, n_traces: int, piece: int, progress: bool) -> list[dict]:
     "One user ingests filler in pieces of `piece` symbols until `n_traces` are archived; traces, RSS and disk after each piece."
     from tqdm.auto import tqdm
     from memlab.tasks import FILLER
     from memlab.users import Memories, load_model
-    mem, rows, text = Memories(*load_model(model_path, ring), root, PASSKEY_CALL), [], (FILLER * (piece // len(FILLER) + 1))[:piece]
+    mem, rows, text = Memories(*load_model(model_path, ring), root), [], (FILLER * (piece // len(FILLER) + 1))[:piece]
     t0 = time.perf_counter()
     with tqdm(total=n_traces, desc='traces', disable=not progress) as bar:
         while not rows or rows[-1]['traces'] < n_traces:

@@ -218,7 +218,7 @@ def leaderboard_md(ds, title: str = 'memlab bench') -> str:
     for t in ds.task.values: out += [f'\n## {t}\n\n', markdown_table(leaderboard_rows(ds, str(t)))]
     return ''.join(out)
 
-# %% ../nbs/55_harness.ipynb #588c382c
+# %% ../nbs/55_harness.ipynb #baf5bc62
 CONTROL_COLOURS = dict(on='#1f77b4', reset='#ff7f0e', shuffled='#9467bd', none='#7f7f7f')
 
 def controls_figure(ds):
@@ -268,11 +268,15 @@ def length_figure(ds, family: str, metric: str = 'exact'):
     fig.update_xaxes(type='log', title='sequence length (tokens)'); fig.update_yaxes(title=metric, range=[0, 1.05])
     return fig.update_layout(title=f'{family}: {metric} by length', height=340, width=620)
 
+def _grid_cells(ds, family: str) -> dict:
+    "(length, depth) -> task name, for the tasks named `<family>-<length>@<depth>`."
+    import re
+    return {(int(m[1]), float(m[2])): str(t) for t in ds.task.values if (m := re.fullmatch(rf'{re.escape(family)}-(\d+)@(.+)', str(t)))}
+
 def grid_figure(ds, family: str, metric: str = 'exact'):
     "Heatmaps of `metric` over length × depth for tasks named `<family>-<length>@<depth>`: a row per system, a panel per control."
-    import re
     from plotly.subplots import make_subplots
-    at = {(int(m[1]), float(m[2])): str(t) for t in ds.task.values if (m := re.fullmatch(rf'{re.escape(family)}-(\d+)@(.+)', str(t)))}
+    at = _grid_cells(ds, family)
     Ls, Ds = sorted({L for L, _ in at}), sorted({d for _, d in at})
     systems, controls = [str(s) for s in ds.system.values], [str(c) for c in ds.control.values]
     fig = make_subplots(len(systems), len(controls), subplot_titles=[f'{s} · {c}' for s in systems for c in controls])
@@ -298,7 +302,7 @@ def memory_figure(ds):
                      labels=dict(state_bytes='state bytes per sequence'), title='Recall vs memory kept')
     return fig.update_traces(marker_size=11).update_layout(height=340, width=620)
 
-# %% ../nbs/55_harness.ipynb #222fd235
+# %% ../nbs/55_harness.ipynb #79847118
 def _families(ds) -> list[str]:
     import re
     fam = [m.group(1) for t in ds.task.values if (m := re.fullmatch(r'(.+)-(\d+)(@.*)?', str(t)))]
@@ -312,7 +316,7 @@ def figures(ds) -> dict:
         if np.isfinite(ds.accuracy_by_distance.sel(task=t)).any(): figs[f'distance {t}'] = distance_figure(ds, str(t))
     for f in _families(ds):
         figs[f'length {f}'] = length_figure(ds, f)
-        if len({str(t).split('@')[-1] for t in ds.task.values if str(t).startswith(f'{f}-') and '@' in str(t)}) > 1:
+        if len({d for _, d in _grid_cells(ds, f)}) > 1:
             figs[f'grid {f}'] = grid_figure(ds, f)
     return figs
 
