@@ -72,7 +72,7 @@ def mqar(n: int, vocab_size: int = 256, seq_len: int = 64, n_pairs: int = 4, alp
     distance = torch.full((n, L), -1).scatter_(1, qpos, qpos - kpos)
     return Examples(f'mqar-V{V}-L{L}-P{P}', inputs, labels, distance, V, 1 / (V - V // 2))
 
-# %% ../nbs/21_tasks.ipynb #fc1aa24b
+# %% ../nbs/21_tasks.ipynb #d59dd1df
 FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 NEEDLE = "\nThe pass key is {key}. Remember it. {key} is the pass key.\n"
 QUESTION = "\nWhat is the pass key? The pass key is "
@@ -87,15 +87,16 @@ def haystack(key: str, length: int, depth: float) -> tuple[str, int]:
     cut = round(depth * hay)
     return filler[:cut] + needle + filler[cut:], cut
 
-def passkey(n: int, length: int = 1024, depth: float | None = None, seed: int = 0) -> Examples:
-    "`n` haystacks of `length` characters with a 5-digit pass key at `depth` (0..1; None: uniform) and the question at the end."
-    _check('passkey', depth_must_lie_in_0_1=depth is None or 0 <= depth <= 1)
+def passkey(n: int, length: int = 1024, depth: float | tuple[float, float] | None = None, seed: int = 0) -> Examples:
+    "`n` haystacks of `length` characters with a 5-digit pass key at `depth` (0..1; a range (lo, hi): uniform in it; None: uniform in 0..1) and the question at the end."
+    lo, hi = (0.0, 1.0) if depth is None else tuple(depth) if isinstance(depth, (tuple, list)) else (depth, depth)
+    _check('passkey', depth_must_lie_in_0_1=0 <= lo <= 1 and 0 <= hi <= 1, a_depth_range_must_run_from_low_to_high=lo <= hi)
     g, V = _gen(seed), PASSKEY_VOCAB
     question = QUESTION
     rows, keys, ds = [], [], []
     for i in range(n):
         key = str(int(torch.randint(10_000, 50_001, (1,), generator=g)))
-        dep = float(torch.rand((), generator=g)) if depth is None else depth
+        dep = lo + (hi - lo) * float(torch.rand((), generator=g)) if lo < hi else lo
         hay, cut = haystack(key, length - len(question) - len(key), dep)
         text = hay + question + key
         rows.append(V.encode(text)); keys.append(key); ds.append(len(text) - len(key) - cut - len(NEEDLE.format(key=key)))

@@ -24,8 +24,8 @@ from .systems.livemem import LiveMemory
 __all__ = ['USER_KIND', 'USER_SCHEMA', 'USER_NAME', 'UserMemoryError', 'model_fingerprint', 'user_folder', 'Memories', 'attached',
            'writing', 'forget_user', 'save_model', 'with_ring', 'load_model']
 
-# %% ../nbs/56_users.ipynb #e32aa695
-USER_KIND, USER_SCHEMA = 'livemem-user', 1
+# %% ../nbs/56_users.ipynb #4ea6dd41
+USER_KIND, USER_SCHEMA = 'livemem-user', 2          # 2: the open call's symbols (`pending`) in the header
 USER_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,63}')
 
 class UserMemoryError(MemlabError):
@@ -70,7 +70,7 @@ class Memories:
         f = self.folder(user)
         return sum(p.stat().st_size for p in f.iterdir() if p.is_file()) if f.is_dir() else 0
 
-# %% ../nbs/56_users.ipynb #a9ee5b4f
+# %% ../nbs/56_users.ipynb #6b9c295b
 class _Ram:
     "An archive of traces held in memory (incognito), searched like a `TraceStore`."
     def __init__(self, keys: Tensor, values: Tensor): self.keys, self.values = keys, values
@@ -85,11 +85,11 @@ class _Ram:
 def _load(self: Memories, user: str) -> tuple[State, dict]:
     "The state (batch of one) and header of `user` on disk, or a fresh state and an empty header."
     f = self.folder(user)/'state.safetensors'
-    if not f.exists(): return self.model.init_state(1), dict(schema=USER_SCHEMA, user=user, model=self.fingerprint, tokens=0, archived={})
+    if not f.exists(): return self.model.init_state(1), dict(schema=USER_SCHEMA, user=user, model=self.fingerprint, tokens=0, archived={}, pending=[])
     st = State.load(f, USER_KIND)
-    meta = st.meta
-    if meta.get('schema') != USER_SCHEMA:
-        raise UserMemoryError(f"{f} has user schema {meta.get('schema')!r}; this memlab reads {USER_SCHEMA}")
+    meta = {'pending': [], **st.meta}                   # schema 1 had no open call
+    if meta.get('schema') not in (1, USER_SCHEMA):
+        raise UserMemoryError(f"{f} has user schema {meta.get('schema')!r}; this memlab reads 1 and {USER_SCHEMA}")
     if meta.get('user') != user:
         raise UserMemoryError(f"{f} holds the memory of user {meta.get('user')!r}, not of {user!r} (a folder copied or renamed "
                               f"by hand?); it was not read. Move it back, or forget {user!r}")
@@ -123,7 +123,7 @@ def _session(self: Memories, user: str, must_exist: bool = True) -> tuple[State,
         return self._ram[user]
     return st, meta, arch
 
-# %% ../nbs/56_users.ipynb #045e950c
+# %% ../nbs/56_users.ipynb #1e0d5ab1
 @contextlib.contextmanager
 def attached(model: LiveMemory, archives: dict):
     "Let `model` read `archives` (reading layer -> a store with `topk`) inside the block."
@@ -134,9 +134,9 @@ def attached(model: LiveMemory, archives: dict):
             s, _, v = a.topk(q.reshape(B * T, d), model.top_k)
             return s.to(q).view(B, T, -1), v.to(q).view(B, T, -1, d)
         return f
-    model.archive = {r: search(a) for r, a in archives.items()}
+    before, model.archive = model.archive, {r: search(a) for r, a in archives.items()}
     try: yield model
-    finally: model.archive = None
+    finally: model.archive = before
 
 @patch
 @torch.no_grad()
@@ -153,7 +153,7 @@ def _run(self: Memories, ids: Tensor, state: State, archives: dict, keep: dict |
             for r, (k, v) in leaving.items(): keep[r].append(k, v)
     return state
 
-# %% ../nbs/56_users.ipynb #14e0a5b0
+# %% ../nbs/56_users.ipynb #b8b75b04
 @contextlib.contextmanager
 def writing(root: str | Path, user: str, wait: float = 30.0):
     "Hold the folder lock of `user` under `root` (made if new), waiting up to `wait` seconds for another writer; yields the folder."
@@ -179,14 +179,19 @@ def forget_user(root: str | Path, user: str, wait: float = 30.0) -> list[str]:
 
 @patch
 def ingest(self: Memories, user: str, text: str) -> dict:
-    "Write `text` into `user`'s memory with the weights frozen; tokens and traces added, and the seconds it took."
+    "Write `text` into `user`'s memory with the weights frozen; tokens and traces added, symbols waiting in the open call, and the seconds it took."
     self.folder(user)
-    ids, t0 = self.vocab.encode(text), time.perf_counter()
+    new, t0 = self.vocab.encode(text), time.perf_counter()
+    def calls(meta):                                    # whole calls to run now, and the open call's symbols
+        ids = torch.cat([torch.tensor(meta['pending'], dtype=torch.long), new])
+        cut = len(ids) - len(ids) % self.segment
+        return ids[:cut], {**meta, 'tokens': meta['tokens'] + len(new), 'pending': ids[cut:].tolist()}
     if self.incognito:
         st, meta, ram = self._session(user, must_exist=False)
-        st = self._run(ids, st, ram, ram)
-        self._ram[user] = (st, {**meta, 'tokens': meta['tokens'] + len(ids)}, ram)
-        return dict(user=user, tokens=len(ids), archived=sum(len(a) for a in ram.values()), seconds=time.perf_counter() - t0, incognito=True)
+        ids, meta = calls(meta)
+        self._ram[user] = (self._run(ids, st, ram, ram), meta, ram)
+        return dict(user=user, tokens=len(new), archived=sum(len(a) for a in ram.values()), pending=len(meta['pending']),
+                    seconds=time.perf_counter() - t0, incognito=True)
     d = self.model.key_dim
     with writing(self.root, user, self.wait) as f:
         st, meta = self._load(user)
@@ -195,29 +200,33 @@ def ingest(self: Memories, user: str, text: str) -> dict:
             for r, s in stores.items():
                 done = meta['archived'].get(str(r), (0, 0))[0]
                 if len(s) != done: s.truncate(done)           # traces of an ingest that never committed
+            ids, meta = calls(meta)
             st = self._run(ids, st, stores, stores)
             for s in stores.values(): s.flush()
-            meta = {**meta, 'tokens': meta['tokens'] + len(ids), 'archived': {str(r): [len(s), s.crc] for r, s in stores.items()}}
+            meta = {**meta, 'schema': USER_SCHEMA, 'archived': {str(r): [len(s), s.crc] for r, s in stores.items()}}
             st.save(f/'state.safetensors', USER_KIND, meta)
         finally:
             for s in stores.values(): s.close()
-    return dict(user=user, tokens=len(ids), archived=sum(v[0] for v in meta['archived'].values()), seconds=time.perf_counter() - t0)
+    return dict(user=user, tokens=len(new), archived=sum(v[0] for v in meta['archived'].values()), pending=len(meta['pending']),
+                seconds=time.perf_counter() - t0)
 
 @patch
 @torch.no_grad()
 def ask(self: Memories, user: str, question: str, max_new: int = 16, stop: str = '\n', remember: bool = False) -> str:
     "The model's greedy continuation of `question` (up to `max_new` symbols or `stop`), read with `user`'s memory; nothing is written unless `remember`."
     st, meta, arch = self._session(user)
-    ids = self.vocab.encode(question)
-    head, tail = ids[:max(0, len(ids) - self.segment)], ids[max(0, len(ids) - self.segment):]
-    if len(head): st = self._run(head, st, arch)
-    out = []
+    ids = torch.cat([torch.tensor(meta['pending'], dtype=torch.long), self.vocab.encode(question)])
+    cut = (len(ids) - 1) // self.segment * self.segment          # the history and the question are one stream of calls
+    if cut: st = self._run(ids[:cut], st, arch)
+    call, out = ids[cut:].tolist(), []
     with attached(self.model, arch):
         for _ in range(max_new):
-            x = torch.cat([tail, torch.tensor(out, dtype=torch.long)])[None].to(self.model.device)
+            x = torch.tensor(call, dtype=torch.long)[None].to(self.model.device)
             nxt = int(self.model(x, st.to(self.model.device)).logits[0, -1].argmax())
             if self.vocab.decode([nxt]) == stop: break
             out.append(nxt)
+            if len(call) == self.segment: st, call = self._run(x[0].cpu(), st, arch), []
+            call.append(nxt)
     answer = self.vocab.decode(out)
     if remember: self.ingest(user, question + answer)
     return answer
