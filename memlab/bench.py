@@ -765,7 +765,7 @@ def bench_titans(systems=None, corpus: str = 'wikitext2', parts=TITANS_PARTS, se
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #ebc94a49
+# %% ../nbs/60_bench.ipynb #5614f736
 LIVEMEM_PARTS = ('recall', 'passkey', 'parity', 'load', 'rss')
 PASSKEY_MODEL = dict(d_model=128, n_layers=4, n_heads=4, key_dim=64, chunk=16, stride=8, ring=2048)   # half-overlapping chunks: a key lies whole in some trace
 PASSKEY_CALL = 64                                           # symbols per call, in training and when ingesting
@@ -779,7 +779,7 @@ def _passkey_train(n: int, length: int, seed: int, call: int = PASSKEY_CALL):
     from memlab.tasks import FILLER, IGNORE, PASSKEY_VOCAB, passkey
     near, parts = round(n * PASSKEY_NEAR), []
     for off in range(call):
-        after = PASSKEY_VOCAB.encode(('\n' + FILLER * 2)[:off]).long()
+        after = PASSKEY_VOCAB.encode(('\n' + FILLER * 2)[:off])
         for k, depth, s in ((n - near) // call, None, seed * call + off), (near // call, (0.9, 1.0), 1_000_000 + seed * call + off):
             ex = passkey(k, length - off, depth, seed=s)
             parts.append(replace(ex, inputs=torch.cat([ex.inputs, after.expand(k, off)], 1),

@@ -87,7 +87,7 @@ def fetch(rf: RemoteFile, data_dir: Path | None = None, url: str | None = None) 
                         f"will download it again from {rf.url}.")
     return path
 
-# %% ../nbs/20_data.ipynb #0c7ffeff
+# %% ../nbs/20_data.ipynb #26b17b6b
 class Vocab:
     "Symbols <-> ids, word or character level."
     def __init__(self, symbols: list[str], level: str = 'word'):
@@ -104,7 +104,7 @@ class Vocab:
     def encode(self, text: str) -> Tensor:
         "Ids of `text`; an unknown word maps to `<unk>` when the vocabulary has one."
         unk = self.stoi.get('<unk>')
-        try: return torch.tensor([self.stoi[s] if unk is None else self.stoi.get(s, unk) for s in self.split(text)])
+        try: return torch.tensor([self.stoi[s] if unk is None else self.stoi.get(s, unk) for s in self.split(text)], dtype=torch.long)
         except KeyError as e: raise DataError(f"symbol {e.args[0]!r} is not in the {self!r}") from None
 
     def decode(self, ids) -> str:
@@ -152,7 +152,7 @@ def tinyshakespeare(data_dir: Path | None = None) -> Corpus:
     a, b = int(0.9 * len(ids)), int(0.95 * len(ids))
     return Corpus('tinyshakespeare', vocab, ids[:a], ids[a:b], ids[b:])
 
-# %% ../nbs/20_data.ipynb #c94e9a11
+# %% ../nbs/20_data.ipynb #7a0ba804
 class BPEVocab(Vocab):
     "A byte-level BPE vocabulary around a trained `tokenizers.Tokenizer`; `<eos>` ends each line."
     def __init__(self, tokenizer):
@@ -162,7 +162,7 @@ class BPEVocab(Vocab):
 
     def encode(self, text: str) -> Tensor:
         "Ids of `text`: each line's BPE tokens, then `<eos>`."
-        return torch.tensor([i for e in self.tokenizer.encode_batch(text.splitlines()) for i in (*e.ids, self.eos)])
+        return torch.tensor([i for e in self.tokenizer.encode_batch(text.splitlines()) for i in (*e.ids, self.eos)], dtype=torch.long)
 
     def decode(self, ids) -> str:
         "The text of `ids`, `<eos>` as a newline."
