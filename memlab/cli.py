@@ -104,7 +104,7 @@ def _users(sub):
         c.add_argument('--users', help='the folder of all users (default: $MEMLAB_USERS, else ./users)')
     for c in (i, q): c.add_argument('--model', required=True, help='a livemem run folder, or a model saved by memlab.users.save_model')
 
-# %% ../nbs/70_cli.ipynb #d2fd1d62
+# %% ../nbs/70_cli.ipynb #4bddc5fc
 def _train_kw(a) -> dict:
     kw = {k: getattr(a, k) for k in RUN_FLAGS
           if getattr(a, k) is not None}
@@ -164,7 +164,7 @@ def _user_command(a):
     if a.cmd == 'ingest':
         r = mem.ingest(a.user, sys.stdin.read() if a.file == '-' else Path(a.file).read_text())
         print(f"ingested {r['tokens']:,} symbols for {a.user} in {r['seconds']:.1f} s: {r['archived']:,} traces archived, "
-              f"{mem.nbytes(a.user):,} bytes in {root/a.user}")
+              f"{r['pending']} symbols waiting for the next call, {mem.nbytes(a.user):,} bytes in {root/a.user}")
     else: print(mem.ask(a.user, a.question, max_new=a.max_new, remember=a.remember))
 
 def _fault(e: BaseException, cmd: str) -> tuple[str, int]:

@@ -128,6 +128,7 @@ def test_user_memory_commands(tmp_path):
     (tmp_path/'diary.txt').write_text('First Citizen:\nBefore we proceed any further, hear me speak.\n' * 20)
     r = run('ingest', '--model', str(model), '--user', 'alice', '--users', str(users), str(tmp_path/'diary.txt'))
     assert r.returncode == 0 and 'ingested 1,220 symbols for alice' in r.stdout, r.stderr
+    assert '4 symbols waiting for the next call' in r.stdout, r.stdout          # 1,220 = 19 calls of 64 (its seq-len) + 4
     files = sorted(p.name for p in (users/'alice').iterdir())
     assert {'state.safetensors', 'L2.trace'} <= set(files), files
     before = {p: p.read_bytes() for p in (users/'alice').iterdir()}
