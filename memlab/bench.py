@@ -765,26 +765,18 @@ def bench_titans(systems=None, corpus: str = 'wikitext2', parts=TITANS_PARTS, se
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #5614f736
+# %% ../nbs/60_bench.ipynb #250506cf
 LIVEMEM_PARTS = ('recall', 'passkey', 'parity', 'load', 'rss')
 PASSKEY_MODEL = dict(d_model=128, n_layers=4, n_heads=4, key_dim=64, chunk=16, stride=8, ring=2048)   # half-overlapping chunks: a key lies whole in some trace
 PASSKEY_CALL = 64                                           # symbols per call, in training and when ingesting
 PASSKEY_NEAR = 0.25                                         # share of training haystacks with the needle in their last tenth
 
-def _passkey_train(n: int, length: int, seed: int, call: int = PASSKEY_CALL):
-    "About `n` pretraining haystacks of `length` symbols: the question at every offset of its call (filler after the answer), depths uniform plus a `PASSKEY_NEAR` share in the last tenth, where the needle nearly touches the question."
-    from dataclasses import replace
-    from functools import reduce
+def _passkey_train(n: int, length: int, seed: int):
+    "Pretraining haystacks: depths uniform, plus a `PASSKEY_NEAR` share in the last tenth, where the needle nearly touches the question (uniform depths almost never put it there)."
     from memlab.harness import joined
-    from memlab.tasks import FILLER, IGNORE, PASSKEY_VOCAB, passkey
-    near, parts = round(n * PASSKEY_NEAR), []
-    for off in range(call):
-        after = PASSKEY_VOCAB.encode(('\n' + FILLER * 2)[:off])
-        for k, depth, s in ((n - near) // call, None, seed * call + off), (near // call, (0.9, 1.0), 1_000_000 + seed * call + off):
-            ex = passkey(k, length - off, depth, seed=s)
-            parts.append(replace(ex, inputs=torch.cat([ex.inputs, after.expand(k, off)], 1),
-                                 labels=F.pad(ex.labels, (0, off), value=IGNORE), distance=F.pad(ex.distance, (0, off), value=-1)))
-    return reduce(joined, parts)
+    from memlab.tasks import passkey
+    near = round(n * PASSKEY_NEAR)
+    return joined(passkey(n - near, length, seed=seed), passkey(near, length, (0.9, 1.0), seed=1_000_000 + seed))
 
 def _every_symbol(ex):
     "Examples with every next symbol scored (language modelling over the haystack), for pretraining."

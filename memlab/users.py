@@ -153,7 +153,7 @@ def _run(self: Memories, ids: Tensor, state: State, archives: dict, keep: dict |
             for r, (k, v) in leaving.items(): keep[r].append(k, v)
     return state
 
-# %% ../nbs/56_users.ipynb #5d3d3dc2
+# %% ../nbs/56_users.ipynb #991e05e5
 @contextlib.contextmanager
 def writing(root: str | Path, user: str, wait: float = 30.0):
     "Hold the folder lock of `user` under `root` (made if new), waiting up to `wait` seconds for another writer; yields the folder."
@@ -215,9 +215,10 @@ def ingest(self: Memories, user: str, text: str) -> dict:
 def ask(self: Memories, user: str, question: str, max_new: int = 16, stop: str = '\n', remember: bool = False) -> str:
     "The model's greedy continuation of `question` (up to `max_new` symbols or `stop`), read with `user`'s memory; nothing is written unless `remember`."
     st, meta, arch = self._session(user)
-    ids = torch.cat([torch.tensor(meta['pending'], dtype=torch.long), self.vocab.encode(question)])
-    if not len(ids): raise ConfigError(f"ask: the question is empty and user {user!r} has no text waiting in an open call; ask something")
-    cut = (len(ids) - 1) // self.segment * self.segment          # the history and the question are one stream of calls
+    ids = self.vocab.encode(question)
+    if not len(ids): raise ConfigError("ask: the question is empty; ask something")
+    if meta['pending']: st = self._run(torch.tensor(meta['pending'], dtype=torch.long), st, arch)   # the open call ends here
+    cut = (len(ids) - 1) // self.segment * self.segment          # the question starts a call of its own
     if cut: st = self._run(ids[:cut], st, arch)
     call, out = ids[cut:].tolist(), []
     with attached(self.model, arch):
