@@ -804,7 +804,7 @@ def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, model
                 fit=dict(max_steps=max_steps or 4000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model={**PASSKEY_MODEL, **options})
     return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
 
-# %% ../nbs/60_bench.ipynb #aa765748
+# %% ../nbs/60_bench.ipynb #47c53948
 def _livemem_parity(model, vocab, root: Path, n: int, length: int) -> dict:
     from memlab.tasks import QUESTION, haystack
     from memlab.users import Memories, attached, with_ring
@@ -879,13 +879,15 @@ def _livemem_load(model_path: Path, root: Path, n_users: int, history: int, work
     asks = [r for r in rows if r[0] == 'ask']
     lat = np.array([r[2] for r in asks]) * 1000
     others = set(key_of.values())
-    leaks = sum(a != key_of[u] and a in others for _, u, _, a in asks)
+    leaks = [(a, key_of[u]) for _, u, _, a in asks if a != key_of[u] and a in others]
+    near = sum(sum(x != y for x, y in zip(a, own)) <= 2 for a, own in leaks)      # a near miss of their own key, by chance another's
     by_chance = sum(a in unassigned for _, u, _, a in asks)
     res = dict(users=n_users, history_symbols=history, workers=workers, operations=len(rows), asks=len(asks),
                ingests=len(rows) - len(asks), wall_s=wall, queries_per_s=len(asks) / wall,
                ask_p50_ms=float(np.percentile(lat, 50)), ask_p99_ms=float(np.percentile(lat, 99)),
                ingest_p50_ms=float(np.percentile([r[2] * 1000 for r in rows if r[0] == 'ingest'] or [np.nan], 50)),
-               exact=float(np.mean([a == key_of[u] for _, u, _, a in asks])), answers_with_another_users_key=int(leaks),
+               exact=float(np.mean([a == key_of[u] for _, u, _, a in asks])), answers_with_another_users_key=len(leaks),
+               of_them_within_2_digits_of_their_own=int(near),
                answers_with_an_unassigned_key=int(by_chance),
                bytes_per_user=float(np.mean([mem.nbytes(u) for u in users])), first_ingest_s=ingest_s)
     before = _files(root)                                     # incognito: ten users told something, nothing on disk changes
