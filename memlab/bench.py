@@ -19,13 +19,12 @@ from .core import RUN_FLAGS, ConfigError, atomic_write_text, bad_choice, load_se
 from .harness import markdown_table
 
 # %% auto #0
-__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'PASSKEY_CALL', 'PASSKEY_NEAR',
-           'CORTEX_PARTS', 'CURRICULA', 'COPY_CURRICULUM', 'STAGE_LR', 'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK',
-           'PHASE_C', 'bench_search', 'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp',
-           'bench_smoke', 'bench_mqar', 'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile', 'graphed',
-           'bench_perf', 'telemetry_overhead', 'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem',
-           'curriculum_figure', 'bench_cortex', 'world_stream', 'seed_table', 'bench_dream', 'bench_dream_live',
-           'bench_phase_c']
+__all__ = ['MQAR_PAPER', 'CACHED', 'TITANS_PARTS', 'LIVEMEM_PARTS', 'PASSKEY_MODEL', 'PASSKEY_CALL', 'CORTEX_PARTS', 'CURRICULA',
+           'COPY_CURRICULUM', 'STAGE_LR', 'CORTEX_RIVALS', 'WORLD_TASK', 'LIVE_TASK', 'PHASE_C', 'bench_search',
+           'rss_bytes', 'bench_traces', 'bench_layers', 'run_suite', 'bench_ddp', 'bench_smoke', 'bench_mqar',
+           'bench_passkey', 'bench_copy', 'bench_lm', 'step_profile', 'graphed', 'bench_perf', 'telemetry_overhead',
+           'bench_telemetry', 'bench_clifford', 'bench_titans', 'bench_livemem', 'curriculum_figure', 'bench_cortex',
+           'world_stream', 'seed_table', 'bench_dream', 'bench_dream_live', 'bench_phase_c']
 
 # %% ../nbs/60_bench.ipynb #8ca042d0
 def _out_dir(name: str, out_dir: Path | None) -> Path:
@@ -765,18 +764,10 @@ def bench_titans(systems=None, corpus: str = 'wikitext2', parts=TITANS_PARTS, se
     save()
     return out
 
-# %% ../nbs/60_bench.ipynb #250506cf
+# %% ../nbs/60_bench.ipynb #70a39701
 LIVEMEM_PARTS = ('recall', 'passkey', 'parity', 'load', 'rss')
 PASSKEY_MODEL = dict(d_model=128, n_layers=4, n_heads=4, key_dim=64, chunk=16, stride=8, ring=2048)   # half-overlapping chunks: a key lies whole in some trace
 PASSKEY_CALL = 64                                           # symbols per call, in training and when ingesting
-PASSKEY_NEAR = 0.25                                         # share of training haystacks with the needle in their last tenth
-
-def _passkey_train(n: int, length: int, seed: int):
-    "Pretraining haystacks: depths uniform, plus a `PASSKEY_NEAR` share in the last tenth, where the needle nearly touches the question (uniform depths almost never put it there)."
-    from memlab.harness import joined
-    from memlab.tasks import passkey
-    near = round(n * PASSKEY_NEAR)
-    return joined(passkey(n - near, length, seed=seed), passkey(near, length, (0.9, 1.0), seed=1_000_000 + seed))
 
 def _every_symbol(ex):
     "Examples with every next symbol scored (language modelling over the haystack), for pretraining."
@@ -798,8 +789,8 @@ def _livemem_recall(seeds, max_steps, progress):
 def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, models, options):
     from dataclasses import replace
     from memlab.harness import Task, run_harness
-    from memlab.tasks import passkey_grid
-    task = Task('passkey', train=lambda s: _every_symbol(replace(_passkey_train(8000, train_length, s), segment=PASSKEY_CALL)),
+    from memlab.tasks import passkey, passkey_grid
+    task = Task('passkey', train=lambda s: _every_symbol(replace(passkey(8000, train_length, seed=s), segment=PASSKEY_CALL)),
                 test=lambda s: {f'passkey-{L}@{d:g}': replace(ex, segment=PASSKEY_CALL) for (L, d), ex in passkey_grid(n, lengths, seed=10_000 + s).items()},
                 fit=dict(max_steps=max_steps or 4000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model={**PASSKEY_MODEL, **options})
     return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
