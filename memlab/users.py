@@ -70,16 +70,22 @@ class Memories:
         f = self.folder(user)
         return sum(p.stat().st_size for p in f.iterdir() if p.is_file()) if f.is_dir() else 0
 
-# %% ../nbs/56_users.ipynb #6b9c295b
+# %% ../nbs/56_users.ipynb #e7040ae3
 class _Ram:
-    "An archive of traces held in memory (incognito), searched like a `TraceStore`."
-    def __init__(self, keys: Tensor, values: Tensor): self.keys, self.values = keys, values
-    def __len__(self): return len(self.keys)
+    "An archive of traces held in memory (incognito), searched like a `TraceStore`; `base`: an archive searched with it (indices then mean nothing)."
+    def __init__(self, keys: Tensor, values: Tensor, base=None): self.keys, self.values, self.base = keys, values, base
+    def __len__(self): return len(self.keys) + (len(self.base) if self.base is not None else 0)
     def append(self, keys: Tensor, values: Tensor):
         self.keys, self.values = torch.cat([self.keys, keys.float().cpu()]), torch.cat([self.values, values.float().cpu()])
     def topk(self, q: Tensor, k: int):
-        s, i = exact_topk(q.float().cpu(), self.keys, min(k, len(self)))
-        return s, i, self.values[i]
+        q, found = q.float().cpu(), []
+        if len(self.keys):
+            s, i = exact_topk(q, self.keys, min(k, len(self.keys))); found.append((s, i, self.values[i]))
+        if self.base is not None and len(self.base): found.append(self.base.topk(q, k))
+        if len(found) == 1: return found[0]
+        s, v = torch.cat([f[0] for f in found], 1), torch.cat([f[2] for f in found], 1)
+        s, j = s.topk(min(k, s.shape[1]), 1)
+        return s, j, v.gather(1, j[..., None].expand(-1, -1, v.shape[-1]))
 
 @patch
 def _load(self: Memories, user: str) -> tuple[State, dict]:
@@ -153,7 +159,7 @@ def _run(self: Memories, ids: Tensor, state: State, archives: dict, keep: dict |
             for r, (k, v) in leaving.items(): keep[r].append(k, v)
     return state
 
-# %% ../nbs/56_users.ipynb #991e05e5
+# %% ../nbs/56_users.ipynb #6fd93026
 @contextlib.contextmanager
 def writing(root: str | Path, user: str, wait: float = 30.0):
     "Hold the folder lock of `user` under `root` (made if new), waiting up to `wait` seconds for another writer; yields the folder."
@@ -212,22 +218,31 @@ def ingest(self: Memories, user: str, text: str) -> dict:
 
 @patch
 @torch.no_grad()
-def ask(self: Memories, user: str, question: str, max_new: int = 16, stop: str = '\n', remember: bool = False) -> str:
-    "The model's greedy continuation of `question` (up to `max_new` symbols or `stop`), read with `user`'s memory; nothing is written unless `remember`."
+def _question(self: Memories, user: str, question: str) -> tuple[State, dict, list[int]]:
+    "The state and archives from which `question`'s last call is read, and that call's ids: the open call ended, the question in calls of its own."
     st, meta, arch = self._session(user)
     ids = self.vocab.encode(question)
     if not len(ids): raise ConfigError("ask: the question is empty; ask something")
-    if meta['pending']: st = self._run(torch.tensor(meta['pending'], dtype=torch.long), st, arch)   # the open call ends here
-    cut = (len(ids) - 1) // self.segment * self.segment          # the question starts a call of its own
-    if cut: st = self._run(ids[:cut], st, arch)
-    call, out = ids[cut:].tolist(), []
+    d = self.model.key_dim
+    arch = {r: _Ram(torch.zeros(0, d), torch.zeros(0, d), arch.get(r)) for r in self.model.reads}   # + traces leaving the ring now
+    if meta['pending']: st = self._run(torch.tensor(meta['pending'], dtype=torch.long), st, arch, arch)
+    cut = (len(ids) - 1) // self.segment * self.segment
+    if cut: st = self._run(ids[:cut], st, arch, arch)
+    return st, arch, ids[cut:].tolist()
+
+@patch
+@torch.no_grad()
+def ask(self: Memories, user: str, question: str, max_new: int = 16, stop: str = '\n', remember: bool = False) -> str:
+    "The model's greedy continuation of `question` (up to `max_new` symbols or `stop`), read with `user`'s memory; nothing is written unless `remember`."
+    st, arch, call = self._question(user, question)
+    out = []
     with attached(self.model, arch):
         for _ in range(max_new):
             x = torch.tensor(call, dtype=torch.long)[None].to(self.model.device)
             nxt = int(self.model(x, st.to(self.model.device)).logits[0, -1].argmax())
             if self.vocab.decode([nxt]) == stop: break
             out.append(nxt)
-            if len(call) == self.segment: st, call = self._run(x[0].cpu(), st, arch), []
+            if len(call) == self.segment: st, call = self._run(x[0].cpu(), st, arch, arch), []
             call.append(nxt)
     answer = self.vocab.decode(out)
     if remember: self.ingest(user, question + answer)
