@@ -795,7 +795,7 @@ def _livemem_passkey(seeds, max_steps, lengths, n, train_length, progress, model
                 fit=dict(max_steps=max_steps or 4000, batch_size=16, lr=3e-3, beta2=0.98, warmup_steps=100), model={**PASSKEY_MODEL, **options})
     return run_harness(['livemem'], [task], tuple(seeds), controls=('on', 'reset', 'shuffled'), progress=progress, models=models)
 
-# %% ../nbs/60_bench.ipynb #47c53948
+# %% ../nbs/60_bench.ipynb #17ddf08f
 def _livemem_parity(model, vocab, root: Path, n: int, length: int) -> dict:
     from memlab.tasks import QUESTION, haystack
     from memlab.users import Memories, attached, with_ring
@@ -925,6 +925,7 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
     for p in parts:
         if p not in LIVEMEM_PARTS: raise bad_choice('livemem bench part', p, LIVEMEM_PARTS)
     out = _out_dir('livemem', out_dir); out.mkdir(parents=True, exist_ok=True)
+    how = (f' --seed {seeds[0]}' if len(seeds) == 1 else f" --set seeds={','.join(map(str, seeds))}") + (f' --max-steps {max_steps}' if max_steps else '')
     res = {}
     def save():
         atomic_write_text(out/'results.json', json.dumps(res, indent=1, default=str))
@@ -932,13 +933,13 @@ def bench_livemem(systems=None, parts=LIVEMEM_PARTS, seeds=(0,), max_steps: int 
             f'## {k}\n\n' + markdown_table(v if isinstance(v, list) else [v]) for k, v in res.items()))
     if 'recall' in parts:
         save_results(_livemem_recall(seeds, max_steps, progress), out/'recall', 'livemem: recall episodes under the four controls',
-                     'memlab bench livemem --set parts=recall')
+                     'memlab bench livemem --set parts=recall' + how)
     model = None
     if 'passkey' in parts:
         models = {}
         save_results(_livemem_passkey(seeds, max_steps, _names(lengths) if isinstance(lengths, str) else lengths, n, train_length, progress, models,
                                       passkey_model or {}),
-                     out/'passkey', 'livemem: passkey retrieval with the weights frozen', 'memlab bench livemem --set parts=passkey')
+                     out/'passkey', 'livemem: passkey retrieval with the weights frozen', 'memlab bench livemem --set parts=passkey' + how)
         model = models[('livemem', 'passkey', seeds[0])]
         model_path = save_model(model, PASSKEY_VOCAB, out/'passkey-model', PASSKEY_CALL)
     if {'parity', 'load', 'rss'} & set(parts):
